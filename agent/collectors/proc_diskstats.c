@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Block device I/O rates from <procfs>/diskstats, and one inventory node per
+ * whole disk, md array and device-mapper device.
+ *
+ * Which devices: those listed in <sysfs>/block (partitions are not, so they
+ * drop out by themselves), minus loop, ram and zram devices, which carry no
+ * real I/O worth alerting on and can number in the hundreds.
+ */
+#include "proc_diskstats.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sys/stat.h>
+
+#include "collector.h"
+
+#define SECTOR_SIZE 512
+
+static void proc_diskstats_freep(struct proc_diskstats_line **p)
+{
+        proc_diskstats_free(*p);
+}
+#define _cleanup_diskstats_ _cleanup_(proc_diskstats_freep)
+
+void proc_diskstats_free(struct proc_diskstats_line *lines)
+{
+        free(lines);
+}
+
+/*
+ * Reads one line into buf (the line, its newline and a NUL: max length + 2
+ * bytes) and strips the newline. Returns 1 for a line, 0 at the end of the
+ * stream.
+ */
+static int read_line(FILE *f, char *buf, size_t bufsz)
+{
+        size_t len;
+
+        if (!fgets(buf, (int)bufsz, f))
+                return ferror(f) ? -EIO : 0;
+        len = strlen(buf);
+        if (len > 0 && buf[len - 1] == '\n') {
+                buf[len - 1] = '\0';
+                return 1;
+        }
+        if (ferror(f))
+                return -EIO;
+        if (len == bufsz - 1)
+                return -E2BIG;
+        /* The kernel ends every line with a newline: without one, the read
+         * stopped in the middle of a line (or the line holds a NUL byte), and
+         * its last number may be cut short — better no data than a wrong
+         * counter, which would show up as a bogus rate. */
+        return -EBADMSG;
+}
+
+/* Splits off the next blank-separated field, or returns NULL at the end. */
+static char *next_field(char **p)
+{
+        char *s = *p, *start;
+
+        while (*s == ' ' || *s == '\t')
+                s++;
+        if (!*s) {
+                *p = s;
+                return NULL;
+        }
+        start = s;
+        while (*s && *s != ' ' && *s != '\t')
+                s++;
+        if (*s)
+                *s++ = '\0';
+        *p = s;
+        return start;
+}
+
+static int parse_line(char *line, struct proc_diskstats_line *ret)
+{
+        struct proc_diskstats_line d = { 0 };
+        uint64_t *const counters[] = {
+                &d.reads_completed,    &d.reads_merged,     &d.sectors_read,       &d.ms_reading,
+                &d.writes_completed,   &d.writes_merged,    &d.sectors_written,    &d.ms_writing,
+                &d.ios_in_progress,    &d.weighted_ms_doing_io,      &d.ms_doing_io, &d.discards_completed,
+                &d.discards_merged,    &d.sectors_discarded, &d.ms_discarding,     &d.flushes_completed,
+                &d.ms_flushing,
+        };
+        unsigned n = 0;
+        char *field;
+
+        while ((field = next_field(&line))) {
+                if (n == 0 || n == 1) {
+                        if (fl_safe_atou32(field, n == 0 ? &d.major : &d.minor) < 0)
+                                return -EBADMSG;
+                } else if (n == 2) {
+                        size_t len = strlen(field);
+                        if (len > PROC_DISKSTATS_NAME_MAX)
+                                return -E2BIG;
+                        /* The name ends up in a sysfs path: the kernel turns
+                         * '/' into '!', so a '/' or a dot name is not a
+                         * device. */
+                        if (strchr(field, '/') || fl_streq(field, ".") || fl_streq(field, ".."))
+                                return -EBADMSG;
+                        memcpy(d.name, field, len + 1);
+                } else {
+                        uint64_t v;
+                        if (fl_safe_atou64(field, &v) < 0)
+                                return -EBADMSG;
+                        if (n - 3 < FL_ARRAY_SIZE(counters))
+                                *counters[n - 3] = v;
+                }
+                n++;
+        }
+        /* 14, 18 and 20 are the layouts kernels printed; anything past 20 is
+         * a future kernel appending counters, which the kernel only ever
+         * does at the end. */
+        if (n < 14 || (n > 14 && n < 18) || n == 19)
+                return -EBADMSG;
+        d.n_fields = n;
+        *ret = d;
+        return 0;
+}
+
+int proc_diskstats_parse(FILE *f, struct proc_diskstats_line **ret, size_t *ret_n)
+{
+        _cleanup_diskstats_ struct proc_diskstats_line *lines = NULL;
+        size_t n = 0, cap = 0;
+        char buf[PROC_DISKSTATS_MAX_LINE_LEN + 2];
+        int r;
+
+        while ((r = read_line(f, buf, sizeof(buf))) > 0) {
+                if (n >= PROC_DISKSTATS_MAX_LINES)
+                        return -E2BIG;
+                lines = fl_grow(lines, &cap, n + 1, sizeof(*lines));
+                r = parse_line(buf, &lines[n]);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(lines);
+        *ret_n = n;
+        return 0;
+}
+
+/* Collector */
+
+struct diskstats_state {
+        int fd; /* <procfs>/diskstats, kept open: re-read with pread each cycle */
+        char *buf;
+        size_t buf_cap;
+        struct proc_diskstats_line *prev; /* devices emitted last cycle, sorted by name */
+        size_t n_prev;
+        uint64_t prev_us;
+};
+
+/* Anything larger cannot parse anyway (line count × line length ceilings). */
+#define DISKSTATS_MAX_BYTES ((size_t)PROC_DISKSTATS_MAX_LINES * (PROC_DISKSTATS_MAX_LINE_LEN + 1))
+
+static int init(void *userdata, const struct fl_agent_ctx *ctx)
+{
+        struct diskstats_state *s = userdata;
+
+        (void)ctx;
+        s->fd = -1;
+        return 0;
+}
+
+static void fini(void *userdata)
+{
+        struct diskstats_state *s = userdata;
+
+        if (s->fd >= 0)
+                close(s->fd);
+        s->fd = -1;
+        free(s->buf);
+        proc_diskstats_free(s->prev);
+        s->buf = NULL;
+        s->prev = NULL;
+        s->buf_cap = s->n_prev = 0;
+}
+
+/* Reads the whole file from offset 0 into s->buf, growing it up to max. */
+static int pread_all(int fd, char **buf, size_t *cap, size_t max, size_t *ret_len)
+{
+        size_t len = 0;
+
+        for (;;) {
+                ssize_t n;
+
+                if (len > max)
+                        return -E2BIG;
+                if (len == *cap)
+                        *buf = fl_grow(*buf, cap, len + 4096, 1);
+                n = pread(fd, *buf + len, *cap - len, (off_t)len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        if (len > max)
+                return -E2BIG;
+        *ret_len = len;
+        return 0;
+}
+
+static int read_diskstats(struct diskstats_state *s, const char *procfs, struct proc_diskstats_line **ret,
+                          size_t *ret_n)
+{
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t len = 0;
+        int r;
+
+        if (s->fd < 0) {
+                _cleanup_free_ char *path = fl_asprintf("%s/diskstats", procfs);
+                s->fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (s->fd < 0)
+                        return -errno;
+        }
+        r = pread_all(s->fd, &s->buf, &s->buf_cap, DISKSTATS_MAX_BYTES, &len);
+        if (r < 0) {
+                /* Start over with a fresh descriptor next cycle. */
+                close(s->fd);
+                s->fd = -1;
+                return r;
+        }
+        if (len == 0) {
+                /* No block devices at all; fmemopen() may refuse a zero size. */
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        f = fmemopen(s->buf, len, "r");
+        if (!f)
+                return -errno;
+        return proc_diskstats_parse(f, ret, ret_n);
+}
+
+/* Reads one sysfs attribute of a block device, blanks trimmed; -ENODATA
+ * when it is empty. */
+static int read_attr(const char *sysfs, const char *dev, const char *attr, char *buf, size_t bufsz)
+{
+        _cleanup_free_ char *path = fl_asprintf("%s/block/%s/%s", sysfs, dev, attr);
+        size_t len, start = 0;
+        int r;
+
+        r = fl_read_line(path, buf, bufsz);
+        if (r < 0)
+                return r;
+        len = strlen(buf);
+        while (len > 0 && strchr(" \t\r\n", buf[len - 1]))
+                len--;
+        while (start < len && strchr(" \t\r\n", buf[start]))
+                start++;
+        memmove(buf, buf + start, len - start);
+        buf[len - start] = '\0';
+        return len > start ? 0 : -ENODATA;
+}
+
+static bool want_device(const char *sysfs, const char *name)
+{
+        _cleanup_free_ char *path = NULL;
+
+        if (fl_startswith(name, "loop") || fl_startswith(name, "ram") || fl_startswith(name, "zram"))
+                return false;
+        path = fl_asprintf("%s/block/%s", sysfs, name);
+        return access(path, F_OK) == 0;
+}
+
+static char *emit_device(const struct fl_agent_ctx *ctx, struct fl_emit *emit, const struct proc_diskstats_line *d,
+                         const char *host_key)
+{
+        const char *kind = "disk", *name = d->name;
+        char dm_name[256], val[256], devnum[32];
+        struct fl_enode *node;
+        char *key;
+        uint64_t sectors;
+
+        if (fl_startswith(d->name, "md")) {
+                kind = "raid";
+        } else if (fl_startswith(d->name, "dm-")) {
+                kind = "dm";
+                /* Users know a dm device by its name (vg0-root), not dm-N,
+                 * which changes from boot to boot. */
+                if (read_attr(ctx->sysfs, d->name, "dm/name", dm_name, sizeof(dm_name)) >= 0 &&
+                    !strchr(dm_name, '/'))
+                        name = dm_name;
+        }
+        key = fl_asprintf("%s:%s/%s", kind, ctx->hostname, name);
+        node = fl_emit_node(emit, key, kind);
+
+        snprintf(devnum, sizeof(devnum), "%" PRIu32 ":%" PRIu32, d->major, d->minor);
+        fl_emit_attr(node, "devnum", devnum);
+        if (read_attr(ctx->sysfs, d->name, "size", val, sizeof(val)) >= 0 && fl_safe_atou64(val, &sectors) >= 0 &&
+            sectors <= UINT64_MAX / SECTOR_SIZE) {
+                snprintf(val, sizeof(val), "%" PRIu64, sectors * SECTOR_SIZE);
+                fl_emit_attr(node, "size_bytes", val);
+        }
+        if (read_attr(ctx->sysfs, d->name, "queue/rotational", val, sizeof(val)) >= 0)
+                fl_emit_attr(node, "rotational", val);
+        if (read_attr(ctx->sysfs, d->name, "device/model", val, sizeof(val)) >= 0)
+                fl_emit_attr(node, "model", val);
+
+        fl_emit_edge(emit, key, host_key, "part_of");
+        return key;
+}
+
+/*
+ * The kernel prints some of these counters from unsigned long (32 bits on a
+ * 32-bit kernel) or unsigned int: one that went backwards from a value that
+ * fits in 32 bits wrapped there, anything larger wrapped at 64 bits.
+ */
+static uint64_t counter_delta(uint64_t prev, uint64_t cur)
+{
+        return fl_counter_delta(prev, cur, prev <= UINT32_MAX ? 32 : 64);
+}
+
+static void emit_rates(struct fl_emit *emit, const char *key, uint64_t now_us, uint64_t dt_us,
+                       const struct proc_diskstats_line *prev, const struct proc_diskstats_line *cur)
+{
+        double dt_s = (double)dt_us / 1e6, dt_ms = (double)dt_us / 1e3;
+        uint64_t reads = counter_delta(prev->reads_completed, cur->reads_completed);
+        uint64_t writes = counter_delta(prev->writes_completed, cur->writes_completed);
+        uint64_t rsect = counter_delta(prev->sectors_read, cur->sectors_read);
+        uint64_t wsect = counter_delta(prev->sectors_written, cur->sectors_written);
+        uint64_t rms = counter_delta(prev->ms_reading, cur->ms_reading);
+        uint64_t wms = counter_delta(prev->ms_writing, cur->ms_writing);
+        uint64_t io_ms = counter_delta(prev->ms_doing_io, cur->ms_doing_io);
+        double util = (double)io_ms / dt_ms * 100.0;
+
+        fl_emit_sample(emit, key, "disk.read_iops", "1/s", now_us, (double)reads / dt_s);
+        fl_emit_sample(emit, key, "disk.write_iops", "1/s", now_us, (double)writes / dt_s);
+        fl_emit_sample(emit, key, "disk.read_bytes_per_s", "B/s", now_us, (double)rsect * SECTOR_SIZE / dt_s);
+        fl_emit_sample(emit, key, "disk.write_bytes_per_s", "B/s", now_us, (double)wsect * SECTOR_SIZE / dt_s);
+        fl_emit_sample(emit, key, "disk.read_await_ms", "ms", now_us, reads ? (double)rms / (double)reads : 0.0);
+        fl_emit_sample(emit, key, "disk.write_await_ms", "ms", now_us,
+                       writes ? (double)wms / (double)writes : 0.0);
+        /* io_ticks is sampled in jiffies and merged across queues, so it can
+         * run slightly ahead of the wall clock. */
+        fl_emit_sample(emit, key, "disk.util_pct", "%", now_us, FL_MIN(util, 100.0));
+        fl_emit_sample(emit, key, "disk.queue_depth", "1", now_us, (double)cur->ios_in_progress);
+}
+
+static int compare_name(const void *a, const void *b)
+{
+        const struct proc_diskstats_line *x = a, *y = b;
+        return strcmp(x->name, y->name);
+}
+
+static const struct proc_diskstats_line *find_prev(const struct diskstats_state *s,
+                                                   const struct proc_diskstats_line *d)
+{
+        const struct proc_diskstats_line *p;
+
+        if (s->n_prev == 0)
+                return NULL;
+        p = bsearch(d, s->prev, s->n_prev, sizeof(*s->prev), compare_name);
+        /* A different device number under the same name is a new device
+         * whose counters started over: no rate until it has a baseline. */
+        if (p && (p->major != d->major || p->minor != d->minor))
+                return NULL;
+        return p;
+}
+
+static int collect(void *userdata, const struct fl_agent_ctx *ctx, struct fl_emit *emit)
+{
+        struct diskstats_state *s = userdata;
+        _cleanup_diskstats_ struct proc_diskstats_line *cur = NULL;
+        _cleanup_free_ char *host_key = NULL;
+        size_t n_cur = 0, n_kept = 0;
+        uint64_t dt_us = 0;
+        int r;
+
+        r = read_diskstats(s, ctx->procfs, &cur, &n_cur);
+        if (r < 0)
+                return r;
+
+        /* A wall clock that stepped back gives no usable interval: this
+         * reading only becomes the new baseline. */
+        if (s->n_prev > 0 && ctx->now_us > s->prev_us)
+                dt_us = ctx->now_us - s->prev_us;
+
+        host_key = fl_asprintf("host:%s", ctx->hostname);
+        for (size_t i = 0; i < n_cur; i++) {
+                _cleanup_free_ char *key = NULL;
+                const struct proc_diskstats_line *p;
+
+                if (!want_device(ctx->sysfs, cur[i].name))
+                        continue;
+                key = emit_device(ctx, emit, &cur[i], host_key);
+                p = dt_us > 0 ? find_prev(s, &cur[i]) : NULL;
+                if (p)
+                        emit_rates(emit, key, ctx->now_us, dt_us, p, &cur[i]);
+                if (n_kept != i)
+                        cur[n_kept] = cur[i];
+                n_kept++;
+        }
+
+        /* Devices that disappeared drop out here; new ones get their
+         * baseline. */
+        if (n_kept > 0)
+                qsort(cur, n_kept, sizeof(*cur), compare_name);
+        proc_diskstats_free(s->prev);
+        s->prev = TAKE_PTR(cur);
+        s->n_prev = n_kept;
+        s->prev_us = ctx->now_us;
+        return 0;
+}
+
+const struct fl_collector proc_diskstats_collector = {
+        .name = "proc_diskstats",
+        .state_size = sizeof(struct diskstats_state),
+        .init = init,
+        .collect = collect,
+        .fini = fini,
+};

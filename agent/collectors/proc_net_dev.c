@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Network interface traffic and error rates from <procfs>/net/dev, one
+ * inventory node per interface (loopback excluded), with link attributes and
+ * the finer error counters from <sysfs>/class/net/IF/.
+ */
+#include "proc_net_dev.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "collector.h"
+
+static void proc_net_dev_freep(struct proc_net_dev_line **p)
+{
+        proc_net_dev_free(*p);
+}
+#define _cleanup_net_dev_ _cleanup_(proc_net_dev_freep)
+
+void proc_net_dev_free(struct proc_net_dev_line *lines)
+{
+        free(lines);
+}
+
+/*
+ * Reads one line into buf (the line, its newline and a NUL: max length + 2
+ * bytes) and strips the newline. Returns 1 for a line, 0 at the end of the
+ * stream.
+ */
+static int read_line(FILE *f, char *buf, size_t bufsz)
+{
+        size_t len;
+
+        if (!fgets(buf, (int)bufsz, f))
+                return ferror(f) ? -EIO : 0;
+        len = strlen(buf);
+        if (len > 0 && buf[len - 1] == '\n') {
+                buf[len - 1] = '\0';
+                return 1;
+        }
+        if (ferror(f))
+                return -EIO;
+        if (len == bufsz - 1)
+                return -E2BIG;
+        /* The kernel ends every line with a newline: without one, the read
+         * stopped in the middle of a line (or the line holds a NUL byte), and
+         * its last number may be cut short — better no data than a wrong
+         * counter, which would show up as a bogus rate. */
+        return -EBADMSG;
+}
+
+/* Splits off the next blank-separated field, or returns NULL at the end. */
+static char *next_field(char **p)
+{
+        char *s = *p, *start;
+
+        while (*s == ' ' || *s == '\t')
+                s++;
+        if (!*s) {
+                *p = s;
+                return NULL;
+        }
+        start = s;
+        while (*s && *s != ' ' && *s != '\t')
+                s++;
+        if (*s)
+                *s++ = '\0';
+        *p = s;
+        return start;
+}
+
+/* True when the blank-separated words of s are exactly those of words[]. */
+static bool words_are(char *s, const char *const *words, size_t n)
+{
+        char *w;
+        size_t i = 0;
+
+        while ((w = next_field(&s))) {
+                if (i >= n || !fl_streq(w, words[i]))
+                        return false;
+                i++;
+        }
+        return i == n;
+}
+
+/*
+ * Inter-|   Receive                                                |  Transmit
+ *  face |bytes    packets errs drop fifo frame compressed multicast|bytes ...
+ *
+ * The second line names the columns; they must be the 8 + 8 that the data
+ * lines are read as.
+ */
+static int check_header(char *line1, char *line2)
+{
+        static const char *const rx[] = { "bytes", "packets", "errs", "drop",
+                                          "fifo",  "frame",   "compressed", "multicast" };
+        static const char *const tx[] = { "bytes", "packets", "errs", "drop",
+                                          "fifo",  "colls",   "carrier", "compressed" };
+        static const char *const face[] = { "face" };
+        char *a, *b;
+
+        if (!fl_startswith(line1, "Inter-|") || !strstr(line1, "Receive") || !strstr(line1, "Transmit"))
+                return -EBADMSG;
+        a = strchr(line2, '|');
+        if (!a)
+                return -EBADMSG;
+        b = strchr(a + 1, '|');
+        if (!b || strchr(b + 1, '|'))
+                return -EBADMSG;
+        *a++ = '\0';
+        *b++ = '\0';
+        if (!words_are(line2, face, FL_ARRAY_SIZE(face)) || !words_are(a, rx, FL_ARRAY_SIZE(rx)) ||
+            !words_are(b, tx, FL_ARRAY_SIZE(tx)))
+                return -EBADMSG;
+        return 0;
+}
+
+static int parse_line(char *line, struct proc_net_dev_line *ret)
+{
+        struct proc_net_dev_line d = { 0 };
+        uint64_t *const counters[] = {
+                &d.rx_bytes, &d.rx_packets, &d.rx_errs, &d.rx_drop,  &d.rx_fifo,    &d.rx_frame,
+                &d.rx_compressed, &d.rx_multicast, &d.tx_bytes, &d.tx_packets, &d.tx_errs, &d.tx_drop,
+                &d.tx_fifo,  &d.tx_colls,   &d.tx_carrier, &d.tx_compressed,
+        };
+        char *colon, *name, *rest, *field, *end;
+        size_t n = 0, len;
+
+        /* Counters never hold a ':', names may (aliases), and old kernels
+         * glued a wide counter to the colon: split at the last one. */
+        colon = strrchr(line, ':');
+        if (!colon)
+                return -EBADMSG;
+        *colon = '\0';
+        rest = colon + 1;
+
+        name = line;
+        while (*name == ' ' || *name == '\t')
+                name++;
+        end = name + strlen(name);
+        while (end > name && (end[-1] == ' ' || end[-1] == '\t'))
+                end--;
+        *end = '\0';
+        len = (size_t)(end - name);
+        if (len == 0 || strpbrk(name, " \t/") || fl_streq(name, ".") || fl_streq(name, ".."))
+                return -EBADMSG;
+        if (len > PROC_NET_DEV_NAME_MAX)
+                return -E2BIG;
+        memcpy(d.name, name, len + 1);
+
+        while ((field = next_field(&rest))) {
+                uint64_t v;
+
+                if (n >= FL_ARRAY_SIZE(counters) || fl_safe_atou64(field, &v) < 0)
+                        return -EBADMSG;
+                *counters[n++] = v;
+        }
+        if (n != FL_ARRAY_SIZE(counters))
+                return -EBADMSG;
+        *ret = d;
+        return 0;
+}
+
+int proc_net_dev_parse(FILE *f, struct proc_net_dev_line **ret, size_t *ret_n)
+{
+        _cleanup_net_dev_ struct proc_net_dev_line *lines = NULL;
+        size_t n = 0, cap = 0;
+        char buf[PROC_NET_DEV_MAX_LINE_LEN + 2], hdr[PROC_NET_DEV_MAX_LINE_LEN + 2];
+        int r;
+
+        r = read_line(f, hdr, sizeof(hdr));
+        if (r <= 0)
+                return r < 0 ? r : -EBADMSG;
+        r = read_line(f, buf, sizeof(buf));
+        if (r <= 0)
+                return r < 0 ? r : -EBADMSG;
+        r = check_header(hdr, buf);
+        if (r < 0)
+                return r;
+
+        while ((r = read_line(f, buf, sizeof(buf))) > 0) {
+                if (n >= PROC_NET_DEV_MAX_LINES)
+                        return -E2BIG;
+                lines = fl_grow(lines, &cap, n + 1, sizeof(*lines));
+                r = parse_line(buf, &lines[n]);
+                if (r < 0)
+                        return r;
+                n++;
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(lines);
+        *ret_n = n;
+        return 0;
+}
+
+/* Collector */
+
+/* Finer error counters that /proc/net/dev folds into "frame" and "carrier";
+ * not every driver has them. */
+static const struct {
+        const char *file;
+        const char *metric;
+} sys_counters[] = {
+        { "rx_crc_errors", "nic.rx_crc_errors_per_s" },
+        { "rx_frame_errors", "nic.rx_frame_errors_per_s" },
+        { "tx_carrier_errors", "nic.tx_carrier_errors_per_s" },
+};
+#define N_SYS_COUNTERS FL_ARRAY_SIZE(sys_counters)
+
+struct nic_reading {
+        struct proc_net_dev_line dev;
+        uint64_t ifindex; /* 0: unknown */
+        uint64_t sys[N_SYS_COUNTERS];
+        bool has_sys[N_SYS_COUNTERS];
+};
+
+struct net_dev_state {
+        int fd; /* <procfs>/net/dev, kept open: re-read with pread each cycle */
+        char *buf;
+        size_t buf_cap;
+        struct nic_reading *prev; /* interfaces emitted last cycle, sorted by name */
+        size_t n_prev;
+        uint64_t prev_us;
+};
+
+/* Anything larger cannot parse anyway (line count × line length ceilings). */
+#define NET_DEV_MAX_BYTES ((size_t)(PROC_NET_DEV_MAX_LINES + 2) * (PROC_NET_DEV_MAX_LINE_LEN + 1))
+
+static int init(void *userdata, const struct fl_agent_ctx *ctx)
+{
+        struct net_dev_state *s = userdata;
+
+        (void)ctx;
+        s->fd = -1;
+        return 0;
+}
+
+static void fini(void *userdata)
+{
+        struct net_dev_state *s = userdata;
+
+        if (s->fd >= 0)
+                close(s->fd);
+        s->fd = -1;
+        free(s->buf);
+        free(s->prev);
+        s->buf = NULL;
+        s->prev = NULL;
+        s->buf_cap = s->n_prev = 0;
+}
+
+/* Reads the whole file from offset 0 into *buf, growing it up to max. */
+static int pread_all(int fd, char **buf, size_t *cap, size_t max, size_t *ret_len)
+{
+        size_t len = 0;
+
+        for (;;) {
+                ssize_t n;
+
+                if (len > max)
+                        return -E2BIG;
+                if (len == *cap)
+                        *buf = fl_grow(*buf, cap, len + 4096, 1);
+                n = pread(fd, *buf + len, *cap - len, (off_t)len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                len += (size_t)n;
+        }
+        if (len > max)
+                return -E2BIG;
+        *ret_len = len;
+        return 0;
+}
+
+static int read_net_dev(struct net_dev_state *s, const char *procfs, struct proc_net_dev_line **ret, size_t *ret_n)
+{
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t len = 0;
+        int r;
+
+        if (s->fd < 0) {
+                _cleanup_free_ char *path = fl_asprintf("%s/net/dev", procfs);
+                s->fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (s->fd < 0)
+                        return -errno;
+        }
+        r = pread_all(s->fd, &s->buf, &s->buf_cap, NET_DEV_MAX_BYTES, &len);
+        if (r < 0) {
+                /* Start over with a fresh descriptor next cycle. */
+                close(s->fd);
+                s->fd = -1;
+                return r;
+        }
+        if (len == 0)
+                return -EBADMSG; /* not even the header */
+        f = fmemopen(s->buf, len, "r");
+        if (!f)
+                return -errno;
+        return proc_net_dev_parse(f, ret, ret_n);
+}
+
+/* Reads one attribute of an interface, blanks trimmed; -ENODATA when it is
+ * empty. */
+static int read_attr(const char *sysfs, const char *ifname, const char *attr, char *buf, size_t bufsz)
+{
+        _cleanup_free_ char *path = fl_asprintf("%s/class/net/%s/%s", sysfs, ifname, attr);
+        size_t len, start = 0;
+        int r;
+
+        r = fl_read_line(path, buf, bufsz);
+        if (r < 0)
+                return r;
+        len = strlen(buf);
+        while (len > 0 && strchr(" \t\r\n", buf[len - 1]))
+                len--;
+        while (start < len && strchr(" \t\r\n", buf[start]))
+                start++;
+        memmove(buf, buf + start, len - start);
+        buf[len - start] = '\0';
+        return len > start ? 0 : -ENODATA;
+}
+
+static char *emit_nic(const struct fl_agent_ctx *ctx, struct fl_emit *emit, const char *ifname, const char *host_key)
+{
+        _cleanup_free_ char *device = fl_asprintf("%s/class/net/%s/device", ctx->sysfs, ifname);
+        char *key = fl_asprintf("nic:%s/%s", ctx->hostname, ifname);
+        struct fl_enode *node = fl_emit_node(emit, key, "nic");
+        struct stat st;
+        char val[256];
+
+        if (read_attr(ctx->sysfs, ifname, "operstate", val, sizeof(val)) >= 0)
+                fl_emit_attr(node, "operstate", val);
+        if (read_attr(ctx->sysfs, ifname, "mtu", val, sizeof(val)) >= 0)
+                fl_emit_attr(node, "mtu", val);
+        if (read_attr(ctx->sysfs, ifname, "address", val, sizeof(val)) >= 0)
+                fl_emit_attr(node, "address", val);
+        /* Reading speed fails (EINVAL) or gives -1 while the link is down
+         * or for virtual devices: no speed then, rather than a false one. */
+        if (read_attr(ctx->sysfs, ifname, "speed", val, sizeof(val)) >= 0 && !fl_streq(val, "-1"))
+                fl_emit_attr(node, "speed_mbps", val);
+        /* Only devices backed by hardware (or a paravirtual bus) have a
+         * "device" link; bridges, bonds, veth, tun do not. */
+        fl_emit_attr(node, "physical", lstat(device, &st) == 0 ? "true" : "false");
+
+        fl_emit_edge(emit, key, host_key, "part_of");
+        return key;
+}
+
+static void read_sys_counters(const char *sysfs, struct nic_reading *n)
+{
+        char idx[32];
+
+        if (read_attr(sysfs, n->dev.name, "ifindex", idx, sizeof(idx)) < 0 || fl_safe_atou64(idx, &n->ifindex) < 0)
+                n->ifindex = 0;
+        for (size_t i = 0; i < N_SYS_COUNTERS; i++) {
+                _cleanup_free_ char *attr = fl_asprintf("statistics/%s", sys_counters[i].file);
+                char val[64];
+
+                n->has_sys[i] = read_attr(sysfs, n->dev.name, attr, val, sizeof(val)) >= 0 &&
+                                fl_safe_atou64(val, &n->sys[i]) >= 0;
+        }
+}
+
+/*
+ * On a 32-bit kernel these counters are unsigned long and wrap at 2^32: one
+ * that went backwards from a value that fits in 32 bits wrapped there,
+ * anything larger wrapped at 64 bits.
+ */
+static uint64_t counter_delta(uint64_t prev, uint64_t cur)
+{
+        return fl_counter_delta(prev, cur, prev <= UINT32_MAX ? 32 : 64);
+}
+
+static void emit_rate(struct fl_emit *emit, const char *key, const char *metric, const char *unit, uint64_t now_us,
+                      double dt_s, uint64_t prev, uint64_t cur)
+{
+        fl_emit_sample(emit, key, metric, unit, now_us, (double)counter_delta(prev, cur) / dt_s);
+}
+
+static void emit_rates(struct fl_emit *emit, const char *key, uint64_t now_us, uint64_t dt_us,
+                       const struct nic_reading *prev, const struct nic_reading *cur)
+{
+        const struct proc_net_dev_line *p = &prev->dev, *c = &cur->dev;
+        double dt_s = (double)dt_us / 1e6;
+
+        emit_rate(emit, key, "nic.rx_bytes_per_s", "B/s", now_us, dt_s, p->rx_bytes, c->rx_bytes);
+        emit_rate(emit, key, "nic.tx_bytes_per_s", "B/s", now_us, dt_s, p->tx_bytes, c->tx_bytes);
+        emit_rate(emit, key, "nic.rx_packets_per_s", "1/s", now_us, dt_s, p->rx_packets, c->rx_packets);
+        emit_rate(emit, key, "nic.tx_packets_per_s", "1/s", now_us, dt_s, p->tx_packets, c->tx_packets);
+        emit_rate(emit, key, "nic.rx_errors_per_s", "1/s", now_us, dt_s, p->rx_errs, c->rx_errs);
+        emit_rate(emit, key, "nic.tx_errors_per_s", "1/s", now_us, dt_s, p->tx_errs, c->tx_errs);
+        emit_rate(emit, key, "nic.rx_dropped_per_s", "1/s", now_us, dt_s, p->rx_drop, c->rx_drop);
+        emit_rate(emit, key, "nic.tx_dropped_per_s", "1/s", now_us, dt_s, p->tx_drop, c->tx_drop);
+        for (size_t i = 0; i < N_SYS_COUNTERS; i++)
+                if (prev->has_sys[i] && cur->has_sys[i])
+                        emit_rate(emit, key, sys_counters[i].metric, "1/s", now_us, dt_s, prev->sys[i],
+                                  cur->sys[i]);
+}
+
+static int compare_name(const void *a, const void *b)
+{
+        const struct nic_reading *x = a, *y = b;
+        return strcmp(x->dev.name, y->dev.name);
+}
+
+static const struct nic_reading *find_prev(const struct net_dev_state *s, const struct nic_reading *c)
+{
+        const struct nic_reading *p;
+
+        if (s->n_prev == 0)
+                return NULL;
+        p = bsearch(c, s->prev, s->n_prev, sizeof(*s->prev), compare_name);
+        /* An interface deleted and created again under the same name (a VM's
+         * tap, a veth) has a new ifindex and counters that started over:
+         * no rate until it has a baseline. */
+        if (p && p->ifindex && c->ifindex && p->ifindex != c->ifindex)
+                return NULL;
+        return p;
+}
+
+static int collect(void *userdata, const struct fl_agent_ctx *ctx, struct fl_emit *emit)
+{
+        struct net_dev_state *s = userdata;
+        _cleanup_net_dev_ struct proc_net_dev_line *lines = NULL;
+        _cleanup_free_ struct nic_reading *cur = NULL;
+        _cleanup_free_ char *host_key = NULL;
+        size_t n_lines = 0, n_cur = 0;
+        uint64_t dt_us = 0;
+        int r;
+
+        r = read_net_dev(s, ctx->procfs, &lines, &n_lines);
+        if (r < 0)
+                return r;
+
+        /* A wall clock that stepped back gives no usable interval: this
+         * reading only becomes the new baseline. */
+        if (s->n_prev > 0 && ctx->now_us > s->prev_us)
+                dt_us = ctx->now_us - s->prev_us;
+
+        host_key = fl_asprintf("host:%s", ctx->hostname);
+        cur = fl_new0(struct nic_reading, n_lines);
+        for (size_t i = 0; i < n_lines; i++) {
+                _cleanup_free_ char *key = NULL;
+                struct nic_reading *c = &cur[n_cur];
+                const struct nic_reading *p = NULL;
+
+                if (fl_streq(lines[i].name, "lo"))
+                        continue;
+                c->dev = lines[i];
+                read_sys_counters(ctx->sysfs, c);
+                key = emit_nic(ctx, emit, c->dev.name, host_key);
+                if (dt_us > 0)
+                        p = find_prev(s, c);
+                if (p)
+                        emit_rates(emit, key, ctx->now_us, dt_us, p, c);
+                n_cur++;
+        }
+
+        /* Interfaces that disappeared drop out here; new ones get their
+         * baseline. */
+        if (n_cur > 0)
+                qsort(cur, n_cur, sizeof(*cur), compare_name);
+        free(s->prev);
+        s->prev = TAKE_PTR(cur);
+        s->n_prev = n_cur;
+        s->prev_us = ctx->now_us;
+        return 0;
+}
+
+const struct fl_collector proc_net_dev_collector = {
+        .name = "proc_net_dev",
+        .state_size = sizeof(struct net_dev_state),
+        .init = init,
+        .collect = collect,
+        .fini = fini,
+};

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdio.h>
+
+#include "emit.h"
+
+/* Prints a cycle as one JSON object: nodes, edges, states, samples. */
+int fl_dump_json(const struct fl_emit *e, FILE *out);
