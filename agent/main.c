@@ -44,7 +44,9 @@ static void usage(FILE *f)
                 "faultline collectors. Batches wait in an on-disk spool until acknowledged.\n"
                 "\n"
                 "  -c, --config FILE      configuration file (default /etc/faultline/agent.conf)\n"
-                "      --once             run one cycle and exit\n"
+                "      --once             run one cycle (two readings, for rates), deliver it, exit\n"
+                "      --cycles N         run N cycles, deliver everything spooled, exit\n"
+                "      --drain-timeout S  how long --once/--cycles wait for acks (default 30)\n"
                 "      --dump             print the cycle as JSON on stdout, send nothing\n"
                 "      --hostname NAME    scope of every node key (default: detected)\n"
                 "      --rootfs DIR       root for /etc files (default /)\n"
@@ -106,6 +108,29 @@ static void run_collectors(struct running_collector *rc, size_t n, const struct 
         }
 }
 
+/* What this run did, for operators and scripts: state_dir/stats.json. */
+static void write_stats(const char *state_dir, struct fl_sender *sender, uint64_t cycles, uint64_t metric_batches,
+                        uint64_t samples)
+{
+        struct fl_sender_stats st;
+        struct fl_spool_stats ss;
+        _cleanup_free_ char *path = fl_asprintf("%s/stats.json", state_dir);
+        _cleanup_free_ char *text = NULL;
+
+        fl_sender_get_stats(sender, &st);
+        fl_spool_get_stats(fl_sender_spool(sender), &ss);
+        text = fl_asprintf("{\"boot_epoch\": %" PRIu64 ", \"last_sequence\": %" PRIu64 ", \"cycles\": %" PRIu64
+                           ", \"metric_batches\": %" PRIu64 ", \"samples\": %" PRIu64 ", \"committed\": %" PRIu64
+                           ", \"duplicate\": %" PRIu64 ", \"stale\": %" PRIu64 ", \"invalid\": %" PRIu64
+                           ", \"retry\": %" PRIu64 ", \"bad_acks\": %" PRIu64 ", \"spool_count\": %" PRIu64
+                           ", \"spool_bytes\": %" PRIu64 ", \"spool_dropped\": %" PRIu64 "}\n",
+                           st.epoch, st.sequence, cycles, metric_batches, samples, st.committed, st.duplicate,
+                           st.stale, st.invalid, st.retry, st.bad_acks, ss.count, ss.bytes, ss.dropped);
+        int r = fl_write_file_atomic(path, text, strlen(text), 0644);
+        if (r < 0)
+                fl_warning("could not write \"%s\": %s", path, strerror(-r));
+}
+
 static int do_keygen(const char *key_file)
 {
         struct fl_keypair kp;
@@ -158,10 +183,14 @@ int main(int argc, char **argv)
                 OPT_PRINT_PK,
                 OPT_KEY_FILE,
                 OPT_VERSION,
+                OPT_CYCLES,
+                OPT_DRAIN_TIMEOUT,
         };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "once", no_argument, NULL, OPT_ONCE },
+                { "cycles", required_argument, NULL, OPT_CYCLES },
+                { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
                 { "dump", no_argument, NULL, OPT_DUMP },
                 { "hostname", required_argument, NULL, OPT_HOSTNAME },
                 { "rootfs", required_argument, NULL, OPT_ROOTFS },
@@ -179,6 +208,7 @@ int main(int argc, char **argv)
         const char *config_path = NULL;
         const char *o_hostname = NULL, *o_rootfs = NULL, *o_procfs = NULL, *o_sysfs = NULL, *o_devfs = NULL;
         const char *o_key_file = NULL;
+        uint64_t max_cycles = 0, cycles = 0, drain_timeout_s = 30, samples_submitted = 0, metric_batches = 0;
         bool once = false, dump = false, keygen = false, print_pk = false, verbose = false;
         struct fl_agent_config cfg;
         struct fl_identity id = { 0 };
@@ -198,6 +228,18 @@ int main(int argc, char **argv)
                         break;
                 case OPT_ONCE:
                         once = true;
+                        break;
+                case OPT_CYCLES:
+                        if (fl_safe_atou64(optarg, &max_cycles) < 0 || max_cycles == 0) {
+                                fl_error("--cycles needs a positive whole number, not \"%s\"", optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_DRAIN_TIMEOUT:
+                        if (fl_safe_atou64(optarg, &drain_timeout_s) < 0) {
+                                fl_error("--drain-timeout needs a number of seconds, not \"%s\"", optarg);
+                                return 2;
+                        }
                         break;
                 case OPT_DUMP:
                         dump = true;
@@ -386,14 +428,17 @@ int main(int argc, char **argv)
                 fl_batch_pack(&batcher, &emit, &hb, ctx.now_us, &control, &metrics);
                 if (control.len)
                         fl_sender_submit(sender, control.data, control.len, FL_SPOOL_KEEP);
-                if (metrics.len)
-                        fl_sender_submit(sender, metrics.data, metrics.len, FL_SPOOL_METRICS);
+                if (metrics.len && fl_sender_submit(sender, metrics.data, metrics.len, FL_SPOOL_METRICS) >= 0) {
+                        metric_batches++;
+                        samples_submitted += emit.n_samples;
+                }
                 free(control.data);
                 free(metrics.data);
+                cycles++;
 
-                if (once) {
-                        /* Deliver what this cycle produced, then stop. */
-                        uint64_t deadline = fl_mono_us() + 4 * cfg.ack_timeout_us;
+                if (once || (max_cycles && cycles >= max_cycles)) {
+                        /* Deliver everything spooled, then stop. */
+                        uint64_t deadline = fl_mono_us() + drain_timeout_s * 1000000u;
                         while (!stop_requested && fl_mono_us() < deadline) {
                                 fl_sender_pump(sender, FL_MIN(deadline, fl_mono_us() + 100000), &stop_requested);
                                 fl_spool_get_stats(fl_sender_spool(sender), &ss);
@@ -403,6 +448,7 @@ int main(int argc, char **argv)
                         ret = ss.count != 0;
                         if (ret)
                                 fl_error("%" PRIu64 " batches not acknowledged; they stay in the spool", ss.count);
+                        write_stats(cfg.state_dir, sender, cycles, metric_batches, samples_submitted);
                         goto out;
                 }
 
@@ -415,6 +461,7 @@ int main(int argc, char **argv)
                         break;
         }
         fl_info("stopping; unacknowledged batches stay in the spool");
+        write_stats(cfg.state_dir, sender, cycles, metric_batches, samples_submitted);
         ret = 0;
 out:
         fl_sender_free(sender);

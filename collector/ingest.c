@@ -35,7 +35,7 @@ static const char *const reject_names[_FL_REJECT_MAX] = {
         [FL_REJECT_BAD_AUTH] = "bad_auth",
         [FL_REJECT_UNDECODABLE] = "undecodable",
         [FL_REJECT_OVER_LIMIT] = "over_limit",
-        [FL_REJECT_REPLAYED] = "replayed",
+        [FL_REJECT_DUPLICATE] = "duplicate",
         [FL_REJECT_STALE] = "stale",
         [FL_REJECT_REFUSED] = "refused_by_database",
 };
@@ -659,7 +659,7 @@ static void ack_items(struct fl_ingest *in, struct item **items, size_t n, const
                         reply(in, &it->control, &it->header, it->tx, FAULTLINE__ACK_STATUS__ACK_COMMITTED, NULL);
                         break;
                 case FL_CLAIM_DUPLICATE:
-                        count_reject(in, FL_REJECT_REPLAYED,
+                        count_reject(in, FL_REJECT_DUPLICATE,
                                      "batch %" PRIu64 "/%" PRIu64 " of agent \"%s\" was committed before",
                                      it->header.boot_epoch, it->header.sequence, it->agent_name);
                         reply(in, &it->control, &it->header, it->tx, FAULTLINE__ACK_STATUS__ACK_DUPLICATE, NULL);

@@ -37,7 +37,7 @@ enum fl_reject {
         FL_REJECT_BAD_AUTH,      /* did not verify with the agent's key */
         FL_REJECT_UNDECODABLE,   /* authentic, but not a valid Payload */
         FL_REJECT_OVER_LIMIT,    /* authentic, but over a ceiling */
-        FL_REJECT_REPLAYED,      /* sequence at or below the high-water mark */
+        FL_REJECT_DUPLICATE,     /* committed before: a resend after a lost ack, or a replay */
         FL_REJECT_STALE,         /* from an older boot epoch */
         FL_REJECT_REFUSED,       /* the database refused the batch itself */
         _FL_REJECT_MAX,

@@ -11,7 +11,6 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
-#include <sys/stat.h>
 
 #include "collector.h"
 
@@ -78,12 +77,14 @@ static char *next_field(char **p)
 static int parse_line(char *line, struct proc_diskstats_line *ret)
 {
         struct proc_diskstats_line d = { 0 };
+        /* in the order of the columns after the name */
         uint64_t *const counters[] = {
-                &d.reads_completed,    &d.reads_merged,     &d.sectors_read,       &d.ms_reading,
-                &d.writes_completed,   &d.writes_merged,    &d.sectors_written,    &d.ms_writing,
-                &d.ios_in_progress,    &d.weighted_ms_doing_io,      &d.ms_doing_io, &d.discards_completed,
-                &d.discards_merged,    &d.sectors_discarded, &d.ms_discarding,     &d.flushes_completed,
-                &d.ms_flushing,
+                &d.reads_completed,  &d.reads_merged,       &d.sectors_read,
+                &d.ms_reading,       &d.writes_completed,   &d.writes_merged,
+                &d.sectors_written,  &d.ms_writing,         &d.ios_in_progress,
+                &d.ms_doing_io,      &d.weighted_ms_doing_io, &d.discards_completed,
+                &d.discards_merged,  &d.sectors_discarded,  &d.ms_discarding,
+                &d.flushes_completed, &d.ms_flushing,
         };
         unsigned n = 0;
         char *field;
@@ -181,7 +182,7 @@ static void fini(void *userdata)
         s->buf_cap = s->n_prev = 0;
 }
 
-/* Reads the whole file from offset 0 into s->buf, growing it up to max. */
+/* Reads the whole file from offset 0 into *buf, growing it up to max. */
 static int pread_all(int fd, char **buf, size_t *cap, size_t max, size_t *ret_len)
 {
         size_t len = 0;

@@ -118,9 +118,11 @@ static int check_header(char *line1, char *line2)
 static int parse_line(char *line, struct proc_net_dev_line *ret)
 {
         struct proc_net_dev_line d = { 0 };
+        /* in the order of the columns after the name */
         uint64_t *const counters[] = {
-                &d.rx_bytes, &d.rx_packets, &d.rx_errs, &d.rx_drop,  &d.rx_fifo,    &d.rx_frame,
-                &d.rx_compressed, &d.rx_multicast, &d.tx_bytes, &d.tx_packets, &d.tx_errs, &d.tx_drop,
+                &d.rx_bytes, &d.rx_packets, &d.rx_errs,  &d.rx_drop,
+                &d.rx_fifo,  &d.rx_frame,   &d.rx_compressed, &d.rx_multicast,
+                &d.tx_bytes, &d.tx_packets, &d.tx_errs,  &d.tx_drop,
                 &d.tx_fifo,  &d.tx_colls,   &d.tx_carrier, &d.tx_compressed,
         };
         char *colon, *name, *rest, *field, *end;

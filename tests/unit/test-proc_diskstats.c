@@ -149,6 +149,19 @@ static void tmp_root_free(char *d)
         free(d);
 }
 
+/* As fixtures, so that the tree goes away even when a test fails. */
+static int setup_root(void **state)
+{
+        *state = tmp_root();
+        return 0;
+}
+
+static int teardown_root(void **state)
+{
+        tmp_root_free(*state);
+        return 0;
+}
+
 /* Writes in place (same inode), like the kernel's view of a proc file
  * changing under a descriptor the collector keeps open. */
 static void write_file(const char *root, const char *rel, const char *content)
@@ -432,33 +445,36 @@ static void test_parse_truncated_last_line(void **unused)
         assert_parse_fails("8 0 sda 1 2 3 4 5 6 7 8 9 10 11\n8 16 sdb 1 2 3", -EBADMSG);
 }
 
+/* "8 0 sda", blanks, then the counters: a line of exactly len characters. */
+static char *padded_line(size_t len)
+{
+        static const char head[] = "8 0 sda", tail[] = " 1 2 3 4 5 6 7 8 9 10 11";
+        char *line = fl_malloc(len + 2);
+
+        assert_true(len >= strlen(head) + strlen(tail));
+        memset(line, ' ', len);
+        memcpy(line, head, strlen(head));
+        memcpy(line + len - strlen(tail), tail, strlen(tail));
+        line[len] = '\n';
+        line[len + 1] = '\0';
+        return line;
+}
+
 static void test_parse_line_length(void **unused)
 {
         struct proc_diskstats_line *l = NULL;
         size_t n = 0;
-        const char *tail = " 1 2 3 4 5 6 7 8 9 10 11";
-        char line[1100];
-        size_t head;
+        _cleanup_free_ char *longest = padded_line(PROC_DISKSTATS_MAX_LINE_LEN);
+        _cleanup_free_ char *too_long = padded_line(PROC_DISKSTATS_MAX_LINE_LEN + 1);
 
         (void)unused;
-        /* exactly 1024 characters (blanks padding after the name) */
-        head = PROC_DISKSTATS_MAX_LINE_LEN - strlen(tail);
-        memset(line, ' ', head);
-        memcpy(line, "8 0 sda", 7);
-        strcpy(line + head, tail);
-        assert_int_equal(strlen(line), PROC_DISKSTATS_MAX_LINE_LEN);
-        strcat(line, "\n");
-        assert_int_equal(parse_string(line, &l, &n), 0);
+        assert_int_equal(parse_string(longest, &l, &n), 0);
         assert_int_equal(n, 1);
+        assert_string_equal(l[0].name, "sda");
         assert_int_equal(l[0].weighted_ms_doing_io, 11);
         proc_diskstats_free(l);
 
-        /* 1025 characters */
-        memset(line, ' ', head + 1);
-        memcpy(line, "8 0 sda", 7);
-        strcpy(line + head + 1, tail);
-        strcat(line, "\n");
-        assert_parse_fails(line, -E2BIG);
+        assert_parse_fails(too_long, -E2BIG);
 }
 
 static void test_parse_line_count(void **unused)
@@ -481,9 +497,10 @@ static void test_parse_line_count(void **unused)
         assert_string_equal(l[4095].name, "sd4095");
         proc_diskstats_free(l);
 
-        buf = fl_realloc(buf, len + 64);
-        strcat(buf, "8 4096 sdx 1 2 3 4 5 6 7 8 9 10 11\n");
-        assert_parse_fails(buf, -E2BIG);
+        {
+                _cleanup_free_ char *more = fl_asprintf("%s8 4096 sdx 1 2 3 4 5 6 7 8 9 10 11\n", buf);
+                assert_parse_fails(more, -E2BIG);
+        }
 }
 
 /* Collector */
@@ -546,17 +563,16 @@ static void test_collect_inventory(void **unused)
         run_done(&r);
 }
 
-static void test_collect_rates(void **unused)
+static void test_collect_rates(void **state)
 {
         _cleanup_free_ char *sysfs = data_path("hosts/plain/sys");
-        char *root = tmp_root();
+        const char *root = *state;
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
         const char *sda = "disk:fixture01/sda", *sdb = "disk:fixture01/sdb";
         const char *md0 = "raid:fixture01/md0", *dm = "dm:fixture01/vg0-root";
         const uint64_t t1 = T0 + TEN_S, t2 = T0 + 2 * TEN_S;
         struct run r;
 
-        (void)unused;
         copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
@@ -615,18 +631,16 @@ static void test_collect_rates(void **unused)
         assert_near(sample(&r.emit, sda, "disk.queue_depth", "1", t2), 3.0);
 
         run_done(&r);
-        tmp_root_free(root);
 }
 
-static void test_collect_keeps_file_open(void **unused)
+static void test_collect_keeps_file_open(void **state)
 {
         _cleanup_free_ char *sysfs = data_path("hosts/plain/sys");
-        char *root = tmp_root();
+        const char *root = *state;
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
         _cleanup_free_ char *file = fl_asprintf("%s/proc/diskstats", root);
         struct run r;
 
-        (void)unused;
         copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
@@ -638,12 +652,11 @@ static void test_collect_keeps_file_open(void **unused)
         assert_near(sample(&r.emit, "disk:fixture01/sda", "disk.read_iops", "1/s", T0 + TEN_S), 0.0);
 
         run_done(&r);
-        tmp_root_free(root);
 }
 
-static void test_collect_wraparound(void **unused)
+static void test_collect_wraparound(void **state)
 {
-        char *root = tmp_root();
+        const char *root = *state;
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
         _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
         _cleanup_free_ char *a = ds_line(8, 0, "sdz", UINT64_C(4294967000), UINT64_C(18446744073709551000));
@@ -651,7 +664,6 @@ static void test_collect_wraparound(void **unused)
         const struct fl_enode *dm;
         struct run r;
 
-        (void)unused;
         make_dir(root, "sys/block/sdz");
         make_dir(root, "sys/block/dm-7"); /* no dm/name: falls back to dm-7 */
         {
@@ -680,20 +692,18 @@ static void test_collect_wraparound(void **unused)
         assert_near(sample(&r.emit, "dm:fixture01/dm-7", "disk.read_iops", "1/s", T0 + TEN_S), 1.0);
 
         run_done(&r);
-        tmp_root_free(root);
 }
 
-static void test_collect_devices_come_and_go(void **unused)
+static void test_collect_devices_come_and_go(void **state)
 {
-        char *root = tmp_root();
+        const char *root = *state;
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
         _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
         _cleanup_free_ char *z1 = ds_line(8, 0, "sdz", 100, 0), *z2 = ds_line(8, 0, "sdz", 200, 0);
         _cleanup_free_ char *y1 = ds_line(8, 16, "sdy", 1000, 0), *y2 = ds_line(8, 16, "sdy", 2000, 0);
-        _cleanup_free_ char *y3 = ds_line(65, 0, "sdy", 3000, 0), *z3 = ds_line(8, 0, "sdz", 300, 0);
+        _cleanup_free_ char *y3 = ds_line(65, 16, "sdy", 3000, 0), *z3 = ds_line(8, 0, "sdz", 300, 0);
         struct run r;
 
-        (void)unused;
         make_dir(root, "sys/block/sdz");
         make_dir(root, "sys/block/sdy");
         write_file(root, "proc/diskstats", z1);
@@ -726,18 +736,16 @@ static void test_collect_devices_come_and_go(void **unused)
         assert_int_equal(r.emit.n_samples, 0);
 
         run_done(&r);
-        tmp_root_free(root);
 }
 
-static void test_collect_errors(void **unused)
+static void test_collect_errors(void **state)
 {
-        char *root = tmp_root();
+        const char *root = *state;
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
         _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
         _cleanup_free_ char *z1 = ds_line(8, 0, "sdz", 100, 0), *z2 = ds_line(8, 0, "sdz", 300, 0);
         struct run r;
 
-        (void)unused;
         make_dir(root, "sys/block/sdz");
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), -ENOENT);
@@ -762,7 +770,6 @@ static void test_collect_errors(void **unused)
         assert_near(sample(&r.emit, "disk:fixture01/sdz", "disk.read_iops", "1/s", T0 + TEN_S), 0.0);
 
         run_done(&r);
-        tmp_root_free(root);
 }
 
 int main(void)
@@ -780,11 +787,11 @@ int main(void)
                 cmocka_unit_test(test_parse_line_length),
                 cmocka_unit_test(test_parse_line_count),
                 cmocka_unit_test(test_collect_inventory),
-                cmocka_unit_test(test_collect_rates),
-                cmocka_unit_test(test_collect_keeps_file_open),
-                cmocka_unit_test(test_collect_wraparound),
-                cmocka_unit_test(test_collect_devices_come_and_go),
-                cmocka_unit_test(test_collect_errors),
+                cmocka_unit_test_setup_teardown(test_collect_rates, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_keeps_file_open, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_wraparound, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_devices_come_and_go, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_errors, setup_root, teardown_root),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

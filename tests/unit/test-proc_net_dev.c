@@ -163,6 +163,19 @@ static void tmp_root_free(char *d)
         free(d);
 }
 
+/* As fixtures, so that the tree goes away even when a test fails. */
+static int setup_root(void **state)
+{
+        *state = tmp_root();
+        return 0;
+}
+
+static int teardown_root(void **state)
+{
+        tmp_root_free(*state);
+        return 0;
+}
+
 /* Writes in place (same inode), like the kernel's view of a proc file
  * changing under a descriptor the collector keeps open. */
 static void write_file(const char *root, const char *rel, const char *content)
@@ -406,9 +419,10 @@ static void test_parse_line_count(void **unused)
         assert_int_equal(l[4095].rx_bytes, 4095);
         proc_net_dev_free(l);
 
-        buf = fl_realloc(buf, len + 64);
-        strcat(buf, "tapx: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n");
-        assert_parse_fails(buf, -E2BIG);
+        {
+                _cleanup_free_ char *more = fl_asprintf("%stapx: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", buf);
+                assert_parse_fails(more, -E2BIG);
+        }
 }
 
 /* Collector */
@@ -456,16 +470,15 @@ static void test_collect_inventory(void **unused)
         run_done(&r);
 }
 
-static void test_collect_rates(void **unused)
+static void test_collect_rates(void **state)
 {
         _cleanup_free_ char *sysfs = data_path("hosts/plain/sys");
-        char *root = tmp_root();
+        const char *root = *state;
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
         const char *eth0 = "nic:fixture01/eth0", *br0 = "nic:fixture01/br0";
         const uint64_t t1 = T0 + TEN_S;
         struct run r;
 
-        (void)unused;
         copy_data_file("hosts/plain/proc/net/dev", root, "proc/net/dev");
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
@@ -502,12 +515,11 @@ static void test_collect_rates(void **unused)
         assert_int_equal(samples_of(&r.emit, "nic:fixture01/lo"), 0);
 
         run_done(&r);
-        tmp_root_free(root);
 }
 
-static void test_collect_sysfs_counters_and_wrap(void **unused)
+static void test_collect_sysfs_counters_and_wrap(void **state)
 {
-        char *root = tmp_root();
+        const char *root = *state;
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
         _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
         _cleanup_free_ char *a = nd_line("eth1", UINT64_C(4294967000), 10, UINT64_C(18446744073709551000), 20);
@@ -517,7 +529,6 @@ static void test_collect_sysfs_counters_and_wrap(void **unused)
         const uint64_t t1 = T0 + TEN_S;
         struct run r;
 
-        (void)unused;
         write_file(root, "sys/class/net/eth1/ifindex", "4\n");
         write_file(root, "sys/class/net/eth1/statistics/rx_crc_errors", "4294967290\n");
         write_file(root, "sys/class/net/eth1/statistics/rx_frame_errors", "100\n");
@@ -562,12 +573,11 @@ static void test_collect_sysfs_counters_and_wrap(void **unused)
         assert_near(sample(&r.emit, eth1, "nic.rx_bytes_per_s", "B/s", t1 + 2 * TEN_S), 0.0);
 
         run_done(&r);
-        tmp_root_free(root);
 }
 
-static void test_collect_interfaces_come_and_go(void **unused)
+static void test_collect_interfaces_come_and_go(void **state)
 {
-        char *root = tmp_root();
+        const char *root = *state;
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
         _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
         _cleanup_free_ char *x1 = nd_line("tap0", 100, 1, 0, 0), *x2 = nd_line("tap0", 200, 2, 0, 0);
@@ -576,7 +586,6 @@ static void test_collect_interfaces_come_and_go(void **unused)
         _cleanup_free_ char *lo = nd_line("lo", 5, 5, 5, 5);
         struct run r;
 
-        (void)unused;
         {
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s%s", lo, x1);
                 write_file(root, "proc/net/dev", c);
@@ -613,18 +622,16 @@ static void test_collect_interfaces_come_and_go(void **unused)
         assert_int_equal(r.emit.n_samples, 0);
 
         run_done(&r);
-        tmp_root_free(root);
 }
 
-static void test_collect_errors(void **unused)
+static void test_collect_errors(void **state)
 {
-        char *root = tmp_root();
+        const char *root = *state;
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
         _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
         _cleanup_free_ char *x1 = nd_line("tap0", 100, 1, 0, 0), *x2 = nd_line("tap0", 300, 3, 0, 0);
         struct run r;
 
-        (void)unused;
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), -ENOENT);
 
@@ -652,7 +659,6 @@ static void test_collect_errors(void **unused)
         assert_int_equal(r.emit.n_samples, 0);
 
         run_done(&r);
-        tmp_root_free(root);
 }
 
 int main(void)
@@ -666,10 +672,10 @@ int main(void)
                 cmocka_unit_test(test_parse_lines),
                 cmocka_unit_test(test_parse_line_count),
                 cmocka_unit_test(test_collect_inventory),
-                cmocka_unit_test(test_collect_rates),
-                cmocka_unit_test(test_collect_sysfs_counters_and_wrap),
-                cmocka_unit_test(test_collect_interfaces_come_and_go),
-                cmocka_unit_test(test_collect_errors),
+                cmocka_unit_test_setup_teardown(test_collect_rates, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_sysfs_counters_and_wrap, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_interfaces_come_and_go, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_errors, setup_root, teardown_root),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
