@@ -30,6 +30,7 @@ struct fl_sender {
         struct fl_sender_stats stats;
         struct fl_complain send_complaint;
         struct fl_complain spool_complaint;
+        struct fl_complain drop_complaint;
 };
 
 /* A new boot epoch on every start, persisted so it only ever grows even if
@@ -171,7 +172,15 @@ int fl_sender_submit(struct fl_sender *s, const void *payload, size_t len, enum 
         }
         memcpy(h.agent_pk, s->kp.pk, FL_KEY_BYTES);
         fl_envelope_seal(&h, s->session.tx, payload, len, &frame, &frame_len);
+        struct fl_spool_stats before, after;
+        fl_spool_get_stats(s->spool, &before);
         r = fl_spool_append(s->spool, s->epoch, s->next_seq, cls, frame, frame_len);
+        fl_spool_get_stats(s->spool, &after);
+        if (after.dropped > before.dropped)
+                fl_complain(&s->drop_complaint, FL_LOG_WARNING,
+                            "spool full (%" PRIu64 " bytes): dropped %" PRIu64
+                            " oldest metric batches to make room, %" PRIu64 " in all",
+                            after.max_bytes, after.dropped - before.dropped, after.dropped);
         if (r < 0) {
                 fl_complain(&s->spool_complaint, FL_LOG_ERROR, "could not spool batch %" PRIu64 ": %s",
                             s->next_seq, r == -ENOSPC ? "the spool is full of inventory and states" : strerror(-r));

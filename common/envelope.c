@@ -79,8 +79,9 @@ int fl_keypair_save(const char *path, const struct fl_keypair *kp)
         int r;
 
         fl_key_to_text(kp->sk, text);
-        strcat(text, "\n");
-        r = fl_write_file_atomic(path, text, strlen(text), 0600);
+        text[FL_KEY_TEXT_BYTES - 1] = '\n';
+        text[FL_KEY_TEXT_BYTES] = '\0';
+        r = fl_write_file_atomic(path, text, FL_KEY_TEXT_BYTES, 0600);
         sodium_memzero(text, sizeof(text));
         return r;
 }

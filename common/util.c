@@ -212,9 +212,10 @@ static int fsync_parent(const char *path)
         char *slash = strrchr(dir, '/');
         _cleanup_close_ int fd = -1;
 
-        if (!slash)
-                strcpy(dir, ".");
-        else if (slash == dir)
+        if (!slash) {
+                free(dir);
+                dir = fl_strdup(".");
+        } else if (slash == dir)
                 dir[1] = '\0';
         else
                 *slash = '\0';

@@ -107,6 +107,8 @@ DECLARE
     name text;
     created integer := 0;
 BEGIN
+    -- Collectors starting together must not race to create the same day.
+    PERFORM pg_advisory_xact_lock(7411002);
     FOR d IN SELECT generate_series(current_date - days_back, current_date + days_ahead, '1 day')::date LOOP
         name := 'samples_' || to_char(d, 'YYYYMMDD');
         IF to_regclass('faultline.' || name) IS NULL THEN
@@ -132,6 +134,7 @@ DECLARE
     r record;
     dropped integer := 0;
 BEGIN
+    PERFORM pg_advisory_xact_lock(7411002);
     FOR r IN
         SELECT c.relname
           FROM pg_inherits i

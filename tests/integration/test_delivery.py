@@ -85,7 +85,9 @@ def test_postgres_outage():
     agent spools, and everything arrives once PostgreSQL is back."""
     with Env("pgdown") as env:
         port = free_port()
-        env.start_collector(port)
+        # A tiny queue, so that resends during the outage find it full and
+        # are answered "retry later" instead of piling up.
+        env.start_collector(port, extra="queue = { max_batches = 2; };\n")
         key = env.add_agent("fx01")
         cfg, state = env.agent_config("fx01", key, [port])
         agent = env.start_agent(cfg, "--cycles", "130", "--drain-timeout", "90", *fixture_args())
@@ -96,10 +98,28 @@ def test_postgres_outage():
         check(spooled > 10, f"expected batches to pile up in the spool during the outage, found {spooled}")
         env.pg.start()
         check(agent.wait(timeout=150) == 0, "agent did not deliver everything:\n" + env.log("agent-a.log"))
-        assert_all_delivered(env, state, read_stats(state))
+        stats = read_stats(state)
+        assert_all_delivered(env, state, stats)
+        check(stats["retry"] > 0, f"the full queue never asked the agent to retry: {stats}")
         log = env.log("collector-c1.log")
         check("database unavailable" in log and "re-established" in log, f"collector log:\n{log}")
 
 
+def test_two_collectors():
+    """Two collectors on one database; the agent lists both. One dies for
+    good halfway: the other takes all the traffic, nothing is lost."""
+    with Env("twocoll") as env:
+        p1, p2 = free_port(), free_port()
+        c1 = env.start_collector(p1, name="c1")
+        env.start_collector(p2, name="c2")
+        key = env.add_agent("fx01")
+        cfg, state = env.agent_config("fx01", key, [p1, p2])
+        agent = env.start_agent(cfg, "--cycles", "40", "--drain-timeout", "60", *fixture_args())
+        time.sleep(3)
+        c1.send_signal(signal.SIGKILL)
+        check(agent.wait(timeout=90) == 0, "agent did not deliver everything:\n" + env.log("agent-a.log"))
+        assert_all_delivered(env, state, read_stats(state))
+
+
 if __name__ == "__main__":
-    run([test_agent_to_rows, test_collector_restart, test_postgres_outage])
+    run([test_agent_to_rows, test_collector_restart, test_postgres_outage, test_two_collectors])

@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""What `faultline-agent --once --dump` prints: golden files for the captured
+host trees in tests/data/hosts, a sane inventory of the machine the tests run
+on, and no crash on a missing /proc. No PostgreSQL needed.
+
+FL_REGENERATE=1 writes tests/data/hosts/*/expected-dump.json from the
+current output instead of comparing; review the diff before committing it."""
+
+import difflib
+import glob
+import json
+import os
+import re
+import subprocess
+
+from harness import AGENT, DATA, Failure, check, run
+
+HOSTNAME = "fixture01"
+KEY_RE = re.compile(r"^[a-z]+:[^ ]+$")
+
+
+def agent_version():
+    p = subprocess.run([AGENT, "--version"], stdout=subprocess.PIPE, text=True, timeout=30, check=True)
+    return p.stdout.split()[-1]
+
+
+def dump(*args):
+    """Runs one --once --dump cycle; returns (exit status, parsed stdout or
+    None, stderr)."""
+    p = subprocess.run([AGENT, "--once", "--dump"] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=60)
+    check(p.returncode >= 0, f"agent killed by signal {-p.returncode}; stderr:\n{p.stderr}")
+    try:
+        out = json.loads(p.stdout) if p.stdout.strip() else None
+    except json.JSONDecodeError as e:
+        raise Failure(f"--dump printed invalid JSON ({e}):\n{p.stdout[:2000]}")
+    return p.returncode, out, p.stderr
+
+
+def normalise(d):
+    """Drops what changes from run to run (sample times, the version) and
+    puts every list in a fixed order, so that only what the agent found is
+    compared."""
+    version = agent_version()
+    nodes = []
+    for n in d["nodes"]:
+        n = dict(n)
+        attrs = dict(n.get("attributes", {}))
+        if n.get("kind") == "host":
+            check(attrs.get("agent_version") == version,
+                  f"host agent_version {attrs.get('agent_version')!r}, expected {version!r}")
+            attrs["agent_version"] = "@VERSION@"
+        n["attributes"] = attrs
+        nodes.append(n)
+    samples = []
+    for s in d["samples"]:
+        check(isinstance(s.get("time_us"), int) and s["time_us"] > 0, f"sample without a time: {s}")
+        s = {k: v for k, v in s.items() if k != "time_us"}
+        samples.append(s)
+    return {
+        "nodes": sorted(nodes, key=lambda n: n["key"]),
+        "edges": sorted(d["edges"], key=lambda e: (e["from"], e["to"], e["type"])),
+        "states": sorted(d["states"], key=lambda s: (s["key"], s["state"], s.get("reason") or "")),
+        "samples": sorted(samples, key=lambda s: (s["key"], s["metric"])),
+    }
+
+
+def as_text(d):
+    return json.dumps(d, indent=2, sort_keys=True) + "\n"
+
+
+def trees():
+    """Trees with a golden file; when regenerating, also every tree that
+    has both a proc and a sys directory (a new fixture gets its file)."""
+    found = set(os.path.dirname(p) for p in glob.glob(os.path.join(DATA, "hosts", "*", "expected-dump.json")))
+    if os.environ.get("FL_REGENERATE") == "1":
+        for root in glob.glob(os.path.join(DATA, "hosts", "*")):
+            if os.path.isdir(os.path.join(root, "proc")) and os.path.isdir(os.path.join(root, "sys")):
+                found.add(root)
+    return sorted(found)
+
+
+def fixture_dump(root):
+    rc, out, err = dump("--procfs", os.path.join(root, "proc"), "--sysfs", os.path.join(root, "sys"), "--rootfs",
+                        root, "--hostname", HOSTNAME)
+    check(rc == 0, f"{root}: exit status {rc}; stderr:\n{err}")
+    check(out is not None, f"{root}: nothing on stdout")
+    return normalise(out)
+
+
+def test_dump():
+    regenerate = os.environ.get("FL_REGENERATE") == "1"
+    roots = trees()
+    check(roots, "no tests/data/hosts/*/expected-dump.json found")
+    failures = []
+    for root in roots:
+        path = os.path.join(root, "expected-dump.json")
+        got = as_text(fixture_dump(root))
+        if regenerate:
+            with open(path, "w") as f:
+                f.write(got)
+            print(f"wrote {path}")
+            continue
+        with open(path) as f:
+            want = f.read()
+        if json.loads(want) != json.loads(got):
+            diff = "".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True), path, "agent output"))
+            failures.append(f"{os.path.basename(root)} differs from {path}:\n{diff}")
+    check(not failures, "\n".join(failures) + "\n(FL_REGENERATE=1 rewrites the files; review the diff)")
+
+
+def check_inventory(d):
+    """What any dump must satisfy, whatever the host."""
+    nodes = d["nodes"]
+    keys = [n["key"] for n in nodes]
+    dups = sorted(set(k for k in keys if keys.count(k) > 1))
+    check(not dups, f"nodes listed more than once: {dups}")
+    for n in nodes:
+        check(KEY_RE.match(n["key"]), f"bad node key {n['key']!r}")
+        check(n["key"].split(":", 1)[0] == n["kind"], f"node {n['key']!r} has kind {n['kind']!r}")
+        check(all(isinstance(v, str) for v in n.get("attributes", {}).values()), f"non-string attribute: {n}")
+    known = set(keys)
+    for e in d["edges"]:
+        check(e["from"] in known, f"edge from unknown node: {e}")
+        check(e["to"] in known, f"edge to unknown node: {e}")
+        check(e["type"], f"edge without a type: {e}")
+    for s in d["states"]:
+        check(s["key"] in known, f"state of unknown node: {s}")
+    for s in d["samples"]:
+        check(s["key"] in known, f"sample of unknown node: {s}")
+        check(KEY_RE.match(s["key"]), f"bad sample key {s['key']!r}")
+        check(re.match(r"^[a-z]+\.[a-z0-9_]+$", s["metric"]), f"bad metric name {s['metric']!r}")
+        check(isinstance(s["value"], (int, float)), f"non-numeric sample {s}")
+        check(isinstance(s["time_us"], int) and s["time_us"] > 0, f"sample without a time: {s}")
+    hosts = [n for n in nodes if n["kind"] == "host"]
+    check(len(hosts) == 1, f"expected one host node, got {[n['key'] for n in hosts]}")
+    return hosts[0]
+
+
+def test_dump_real_host():
+    rc, out, err = dump()
+    check(rc == 0, f"exit status {rc}; stderr:\n{err}")
+    check(out is not None, "nothing on stdout")
+    host = check_inventory(out)
+    name = host["attributes"].get("hostname")
+    check(name and host["key"] == f"host:{name}", f"host node {host}")
+    check(host["attributes"].get("kernel"), f"host node without a kernel attribute: {host}")
+    with open("/proc/sys/kernel/osrelease") as f:
+        check(host["attributes"]["kernel"] == f.read().strip(), f"kernel attribute {host['attributes']['kernel']!r}")
+    devices = [n for n in out["nodes"] if n["kind"] in ("disk", "nic", "raid", "dm")]
+    check(devices, f"no disk or nic found on this machine: {[n['key'] for n in out['nodes']]}")
+    for n in devices:
+        check(n["key"].startswith(f"{n['kind']}:{name}/"), f"device {n['key']!r} not scoped to host {name!r}")
+        check({"from": n["key"], "to": host["key"], "type": "part_of"} in out["edges"],
+              f"{n['key']} is not part_of the host")
+    check(not any(n["key"] == f"nic:{name}/lo" for n in devices), "loopback listed")
+    check(any(s["key"] == host["key"] and s["state"] == "ok" for s in out["states"]), "host state missing")
+
+
+def test_dump_missing_procfs():
+    """Collectors that cannot read /proc fail and back off; the agent still
+    reports its host and exits normally."""
+    root = os.path.join(DATA, "hosts", "plain")
+    missing = os.path.join(root, "does-not-exist")
+    check(not os.path.exists(missing), f"{missing} exists")
+    rc, out, err = dump("--procfs", missing, "--sysfs", os.path.join(root, "sys"), "--rootfs", root, "--hostname",
+                        HOSTNAME)
+    check(rc == 0, f"exit status {rc}; stderr:\n{err}")
+    check(out is not None, "nothing on stdout")
+    check_inventory(out)
+    check([n["key"] for n in out["nodes"]] == [f"host:{HOSTNAME}"], f"nodes {[n['key'] for n in out['nodes']]}")
+    check(out["edges"] == [] and out["samples"] == [], "edges or samples without a /proc")
+    for name in ("proc_diskstats", "proc_net_dev"):
+        check(f'collector "{name}" failed: No such file or directory' in err,
+              f"no warning about {name} on stderr:\n{err}")
+
+
+if __name__ == "__main__":
+    run([test_dump, test_dump_real_host, test_dump_missing_procfs])
