@@ -18,10 +18,10 @@
 
 struct fl_agent_ctx {
         const char *hostname; /* scope of every node key */
-        const char *procfs;   /* root of /proc, e.g. "/proc" or a fixture tree */
-        const char *sysfs;    /* root of /sys */
-        const char *devfs;    /* root of /dev */
-        uint64_t now_us;      /* wall clock of this cycle */
+        const char *procfs; /* root of /proc, e.g. "/proc" or a fixture tree */
+        const char *sysfs; /* root of /sys */
+        const char *devfs; /* root of /dev */
+        uint64_t now_us; /* wall clock of this cycle */
         uint64_t interval_us; /* configured interval */
 };
 

@@ -7,8 +7,10 @@
 
 static const char *const log_levels[] = { "error", "warning", "info", "debug", NULL };
 
-#define O(path, type, field, min, max) \
-        { path, type, offsetof(struct fl_agent_config, field), min, max, NULL }
+#define O(path, type, field, min, max)                                              \
+        {                                                                           \
+                path, type, offsetof(struct fl_agent_config, field), min, max, NULL \
+        }
 
 static const struct fl_conf_option agent_options[] = {
         O("hostname", FL_CONF_STRING, hostname, 0, 0),

@@ -7,10 +7,10 @@
 #define FL_DEFAULT_PORT 7411
 
 struct fl_agent_config {
-        char *hostname;          /* overrides the detected name */
+        char *hostname; /* overrides the detected name */
         uint64_t interval_us;
-        char *state_dir;         /* spool and sequence state */
-        char *key_file;          /* this agent's secret key */
+        char *state_dir; /* spool and sequence state */
+        char *key_file; /* this agent's secret key */
         struct fl_strv endpoints;
         char *collector_public_key;
         uint64_t ack_timeout_us; /* resend to another endpoint after this */

@@ -29,15 +29,15 @@ int fl_dump_json(const struct fl_emit *e, FILE *out)
                 json_array_append_new(edges, json_pack("{s:s, s:s, s:s}", "from", e->edges[i].from, "to",
                                                        e->edges[i].to, "type", e->edges[i].type));
         for (size_t i = 0; i < e->n_states; i++)
-                json_array_append_new(states, json_pack("{s:s, s:s, s:s?}", "key", e->states[i].key, "state",
-                                                        fl_state_to_string(e->states[i].state), "reason",
-                                                        e->states[i].reason));
+                json_array_append_new(states,
+                                      json_pack("{s:s, s:s, s:s?}", "key", e->states[i].key, "state",
+                                                fl_state_to_string(e->states[i].state), "reason", e->states[i].reason));
         for (size_t i = 0; i < e->n_samples; i++) {
                 const struct fl_eseries *s = &e->series[e->samples[i].series];
                 json_array_append_new(samples,
-                                      json_pack("{s:s, s:s, s:s?, s:I, s:f}", "key", s->node_key, "metric",
-                                                s->metric, "unit", s->unit, "time_us",
-                                                (json_int_t)e->samples[i].time_us, "value", e->samples[i].value));
+                                      json_pack("{s:s, s:s, s:s?, s:I, s:f}", "key", s->node_key, "metric", s->metric,
+                                                "unit", s->unit, "time_us", (json_int_t)e->samples[i].time_us, "value",
+                                                e->samples[i].value));
         }
         if (json_dumpf(root, out, JSON_INDENT(2) | JSON_ENSURE_ASCII) < 0)
                 return -EIO;

@@ -82,14 +82,14 @@ static uint32_t series_lookup(struct fl_emit *e, const char *node_key, const cha
                 j = (j + 1) & (e->series_slots_cap - 1);
         }
         e->series = fl_grow(e->series, &e->cap_series, e->n_series + 1, sizeof(*e->series));
-        e->series[e->n_series] = (struct fl_eseries){ fl_strdup(node_key), fl_strdup(metric),
-                                                      unit ? fl_strdup(unit) : NULL };
+        e->series[e->n_series] =
+                (struct fl_eseries){ fl_strdup(node_key), fl_strdup(metric), unit ? fl_strdup(unit) : NULL };
         e->series_slots[j] = (uint32_t)e->n_series + 1;
         return (uint32_t)e->n_series++;
 }
 
-void fl_emit_sample(struct fl_emit *e, const char *node_key, const char *metric, const char *unit,
-                    uint64_t time_us, double value)
+void fl_emit_sample(struct fl_emit *e, const char *node_key, const char *metric, const char *unit, uint64_t time_us,
+                    double value)
 {
         uint32_t s = series_lookup(e, node_key, metric, unit);
 
@@ -114,7 +114,6 @@ void fl_emit_state(struct fl_emit *e, const char *key, enum fl_state state, cons
 
 void fl_emit_reset(struct fl_emit *e)
 {
-
         for (size_t i = 0; i < e->n_nodes; i++) {
                 struct fl_enode *n = &e->nodes[i];
                 for (size_t j = 0; j < n->n_attrs; j++) {
@@ -146,7 +145,6 @@ void fl_emit_reset(struct fl_emit *e)
 
 void fl_emit_free(struct fl_emit *e)
 {
-
         fl_emit_reset(e);
         free(e->nodes);
         free(e->edges);

@@ -77,10 +77,9 @@ struct fl_emit {
 struct fl_enode *fl_emit_node(struct fl_emit *e, const char *key, const char *kind);
 void fl_emit_attr(struct fl_enode *n, const char *key, const char *value);
 void fl_emit_edge(struct fl_emit *e, const char *from, const char *to, const char *type);
-void fl_emit_sample(struct fl_emit *e, const char *node_key, const char *metric, const char *unit,
-                    uint64_t time_us, double value);
-_printf_(4, 5) void fl_emit_state(struct fl_emit *e, const char *key, enum fl_state state, const char *reason_fmt,
-                                  ...);
+void fl_emit_sample(struct fl_emit *e, const char *node_key, const char *metric, const char *unit, uint64_t time_us,
+                    double value);
+_printf_(4, 5) void fl_emit_state(struct fl_emit *e, const char *key, enum fl_state state, const char *reason_fmt, ...);
 
 void fl_emit_reset(struct fl_emit *e);
 void fl_emit_free(struct fl_emit *e);

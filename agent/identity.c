@@ -22,7 +22,8 @@ static char *os_pretty_name(const char *rootfs)
 
         if (fl_read_file(path, 64 * 1024, &text, NULL) < 0)
                 return NULL;
-        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 if (!fl_startswith(line, "PRETTY_NAME="))
                         continue;
                 char *v = line + strlen("PRETTY_NAME=");

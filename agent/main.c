@@ -22,7 +22,7 @@ struct running_collector {
         const struct fl_collector *c;
         void *state;
         bool initialised;
-        uint64_t skip;    /* cycles left to skip while backing off */
+        uint64_t skip; /* cycles left to skip while backing off */
         uint64_t backoff; /* current backoff in cycles */
         struct fl_complain complaint;
 };
@@ -37,29 +37,28 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-        fprintf(f,
-                "usage: faultline-agent [OPTIONS]\n"
-                "\n"
-                "Collects disk, network and host facts, detects faults and ships them to\n"
-                "faultline collectors. Batches wait in an on-disk spool until acknowledged.\n"
-                "\n"
-                "  -c, --config FILE      configuration file (default /etc/faultline/agent.conf)\n"
-                "      --once             run one cycle (two readings, for rates), deliver it, exit\n"
-                "      --cycles N         run N cycles, deliver everything spooled, exit\n"
-                "      --drain-timeout S  how long --once/--cycles wait for acks (default 30)\n"
-                "      --dump             print the cycle as JSON on stdout, send nothing\n"
-                "      --hostname NAME    scope of every node key (default: detected)\n"
-                "      --rootfs DIR       root for /etc files (default /)\n"
-                "      --procfs DIR       root of /proc (default ROOTFS/proc)\n"
-                "      --sysfs DIR        root of /sys (default ROOTFS/sys)\n"
-                "      --devfs DIR        root of /dev (default ROOTFS/dev)\n"
-                "      --keygen           create this agent's key pair in the key file and\n"
-                "                         print the public key\n"
-                "      --print-public-key print the public key of the key file\n"
-                "      --key-file FILE    key file (overrides the configuration)\n"
-                "  -v, --verbose          log debug messages\n"
-                "      --version          print the version\n"
-                "  -h, --help             this text\n");
+        fprintf(f, "usage: faultline-agent [OPTIONS]\n"
+                   "\n"
+                   "Collects disk, network and host facts, detects faults and ships them to\n"
+                   "faultline collectors. Batches wait in an on-disk spool until acknowledged.\n"
+                   "\n"
+                   "  -c, --config FILE      configuration file (default /etc/faultline/agent.conf)\n"
+                   "      --once             run one cycle (two readings, for rates), deliver it, exit\n"
+                   "      --cycles N         run N cycles, deliver everything spooled, exit\n"
+                   "      --drain-timeout S  how long --once/--cycles wait for acks (default 30)\n"
+                   "      --dump             print the cycle as JSON on stdout, send nothing\n"
+                   "      --hostname NAME    scope of every node key (default: detected)\n"
+                   "      --rootfs DIR       root for /etc files (default /)\n"
+                   "      --procfs DIR       root of /proc (default ROOTFS/proc)\n"
+                   "      --sysfs DIR        root of /sys (default ROOTFS/sys)\n"
+                   "      --devfs DIR        root of /dev (default ROOTFS/dev)\n"
+                   "      --keygen           create this agent's key pair in the key file and\n"
+                   "                         print the public key\n"
+                   "      --print-public-key print the public key of the key file\n"
+                   "      --key-file FILE    key file (overrides the configuration)\n"
+                   "  -v, --verbose          log debug messages\n"
+                   "      --version          print the version\n"
+                   "  -h, --help             this text\n");
 }
 
 static char *under_root(const char *rootfs, const char *dir)
@@ -69,8 +68,7 @@ static char *under_root(const char *rootfs, const char *dir)
         return fl_asprintf("%s/%s", rootfs, dir);
 }
 
-static void run_collectors(struct running_collector *rc, size_t n, const struct fl_agent_ctx *ctx,
-                           struct fl_emit *e)
+static void run_collectors(struct running_collector *rc, size_t n, const struct fl_agent_ctx *ctx, struct fl_emit *e)
 {
         for (size_t i = 0; i < n; i++) {
                 struct running_collector *r = &rc[i];
@@ -124,8 +122,8 @@ static void write_stats(const char *state_dir, struct fl_sender *sender, uint64_
                            ", \"duplicate\": %" PRIu64 ", \"stale\": %" PRIu64 ", \"invalid\": %" PRIu64
                            ", \"retry\": %" PRIu64 ", \"bad_acks\": %" PRIu64 ", \"spool_count\": %" PRIu64
                            ", \"spool_bytes\": %" PRIu64 ", \"spool_dropped\": %" PRIu64 "}\n",
-                           st.epoch, st.sequence, cycles, metric_batches, samples, st.committed, st.duplicate,
-                           st.stale, st.invalid, st.retry, st.bad_acks, ss.count, ss.bytes, ss.dropped);
+                           st.epoch, st.sequence, cycles, metric_batches, samples, st.committed, st.duplicate, st.stale,
+                           st.invalid, st.retry, st.bad_acks, ss.count, ss.bytes, ss.dropped);
         int r = fl_write_file_atomic(path, text, strlen(text), 0644);
         if (r < 0)
                 fl_warning("could not write \"%s\": %s", path, strerror(-r));
@@ -151,8 +149,9 @@ static int do_keygen(const char *key_file)
         fl_key_to_text(kp.pk, text);
         fl_keypair_wipe(&kp);
         printf("%s\n", text);
-        fprintf(stderr, "wrote secret key to \"%s\"; register this agent on the collector side with:\n"
-                        "  faultline agent add NAME --public-key %s\n",
+        fprintf(stderr,
+                "wrote secret key to \"%s\"; register this agent on the collector side with:\n"
+                "  faultline agent add NAME --public-key %s\n",
                 key_file, text);
         return 0;
 }

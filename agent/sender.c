@@ -119,8 +119,7 @@ int fl_sender_new(const struct fl_agent_config *cfg, const struct fl_keypair *kp
         for (size_t i = 0; i < cfg->endpoints.n; i++)
                 if (nn_connect(s->sock, cfg->endpoints.v[i]) < 0) {
                         r = -nn_errno();
-                        fl_error("invalid collector endpoint \"%s\": %s", cfg->endpoints.v[i],
-                                 nn_strerror(nn_errno()));
+                        fl_error("invalid collector endpoint \"%s\": %s", cfg->endpoints.v[i], nn_strerror(nn_errno()));
                         goto fail;
                 }
         if (nn_getsockopt(s->sock, NN_SOL_SOCKET, NN_RCVFD, &s->rcvfd, &sz) < 0) {
@@ -182,8 +181,8 @@ int fl_sender_submit(struct fl_sender *s, const void *payload, size_t len, enum 
                             " oldest metric batches to make room, %" PRIu64 " in all",
                             after.max_bytes, after.dropped - before.dropped, after.dropped);
         if (r < 0) {
-                fl_complain(&s->spool_complaint, FL_LOG_ERROR, "could not spool batch %" PRIu64 ": %s",
-                            s->next_seq, r == -ENOSPC ? "the spool is full of inventory and states" : strerror(-r));
+                fl_complain(&s->spool_complaint, FL_LOG_ERROR, "could not spool batch %" PRIu64 ": %s", s->next_seq,
+                            r == -ENOSPC ? "the spool is full of inventory and states" : strerror(-r));
                 return r;
         }
         fl_complain_release(&s->spool_complaint, "spooling batches again");
@@ -203,8 +202,8 @@ static int send_head(struct fl_sender *s)
                 return r; /* -ENOENT: nothing to send */
         if (nn_send(s->sock, data, e.size, NN_DONTWAIT) < 0) {
                 r = -nn_errno();
-                fl_complain(&s->send_complaint, FL_LOG_WARNING, "could not send batch %" PRIu64 ": %s",
-                            e.sequence, nn_strerror(-r));
+                fl_complain(&s->send_complaint, FL_LOG_WARNING, "could not send batch %" PRIu64 ": %s", e.sequence,
+                            nn_strerror(-r));
                 return r;
         }
         s->inflight = true;
@@ -229,8 +228,7 @@ static void handle_reply(struct fl_sender *s, const uint8_t *buf, size_t len)
         /* An ack that does not verify is ignored: it cannot make us drop
          * anything from the spool. */
         if (fl_envelope_open(buf, len, s->session.rx, &h, plain, &plain_len) < 0 || h.kind != FL_ENVELOPE_ACK ||
-            memcmp(h.agent_pk, s->kp.pk, FL_KEY_BYTES) != 0 || h.boot_epoch != s->in_epoch ||
-            h.sequence != s->in_seq) {
+            memcmp(h.agent_pk, s->kp.pk, FL_KEY_BYTES) != 0 || h.boot_epoch != s->in_epoch || h.sequence != s->in_seq) {
                 s->stats.bad_acks++;
                 fl_debug("ignored a reply that is not a valid ack for batch %" PRIu64, s->in_seq);
                 return;
@@ -257,8 +255,8 @@ static void handle_reply(struct fl_sender *s, const uint8_t *buf, size_t len)
                 break;
         case FAULTLINE__ACK_STATUS__ACK_INVALID:
                 s->stats.invalid++;
-                fl_error("collector refused batch %" PRIu64 " as invalid%s%s", s->in_seq,
-                         ack->detail ? ": " : "", ack->detail ? ack->detail : "");
+                fl_error("collector refused batch %" PRIu64 " as invalid%s%s", s->in_seq, ack->detail ? ": " : "",
+                         ack->detail ? ack->detail : "");
                 break;
         default: /* RETRY, and any status this agent does not know */
                 s->stats.retry++;

@@ -135,8 +135,7 @@ static int cmd_agent_add(int argc, char **argv)
                 r = fl_keypair_save(key_file, &kp);
                 fl_keypair_wipe(&kp);
                 if (r < 0) {
-                        fl_error("could not write key file \"%s\": %s; revoking the new agent", key_file,
-                                 strerror(-r));
+                        fl_error("could not write key file \"%s\": %s; revoking the new agent", key_file, strerror(-r));
                         fl_store_agent_revoke(s, name);
                         return 1;
                 }
@@ -174,12 +173,12 @@ static int cmd_agent_list(int argc, char **argv)
                         char text[FL_KEY_TEXT_BYTES], seen[32];
                         fl_key_to_text(rows[i].public_key, text);
                         format_time(rows[i].last_seen_us, seen, sizeof(seen));
-                        json_array_append_new(
-                                arr, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:I}", "name", rows[i].name,
-                                               "public_key", text, "revoked", rows[i].revoked, "last_seen", seen,
-                                               "hostname", rows[i].hostname, "version", rows[i].version,
-                                               "spool_bytes", (json_int_t)rows[i].spool_bytes, "dropped_batches",
-                                               (json_int_t)rows[i].dropped_batches));
+                        json_array_append_new(arr,
+                                              json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:I, s:I}", "name",
+                                                        rows[i].name, "public_key", text, "revoked", rows[i].revoked,
+                                                        "last_seen", seen, "hostname", rows[i].hostname, "version",
+                                                        rows[i].version, "spool_bytes", (json_int_t)rows[i].spool_bytes,
+                                                        "dropped_batches", (json_int_t)rows[i].dropped_batches));
                 }
                 print_json(arr);
                 return 0;
@@ -246,11 +245,10 @@ static int cmd_status(int argc, char **argv)
         if (json_output) {
                 json_t *arr = json_array();
                 for (size_t i = 0; i < n; i++)
-                        json_array_append_new(
-                                arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "key", rows[i].key, "kind",
-                                               rows[i].kind, "state", rows[i].state, "reason", rows[i].reason,
-                                               "since", rows[i].since, "last_seen", rows[i].last_seen, "agent",
-                                               rows[i].agent));
+                        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "key", rows[i].key,
+                                                             "kind", rows[i].kind, "state", rows[i].state, "reason",
+                                                             rows[i].reason, "since", rows[i].since, "last_seen",
+                                                             rows[i].last_seen, "agent", rows[i].agent));
                 print_json(arr);
         } else {
                 size_t w = 4;

@@ -29,14 +29,10 @@
 #define PARTITIONS_EVERY_US (3600 * 1000000ull)
 
 static const char *const reject_names[_FL_REJECT_MAX] = {
-        [FL_REJECT_MALFORMED] = "malformed",
-        [FL_REJECT_OVERSIZED] = "oversized",
-        [FL_REJECT_UNKNOWN_AGENT] = "unknown_agent",
-        [FL_REJECT_BAD_AUTH] = "bad_auth",
-        [FL_REJECT_UNDECODABLE] = "undecodable",
-        [FL_REJECT_OVER_LIMIT] = "over_limit",
-        [FL_REJECT_DUPLICATE] = "duplicate",
-        [FL_REJECT_STALE] = "stale",
+        [FL_REJECT_MALFORMED] = "malformed",         [FL_REJECT_OVERSIZED] = "oversized",
+        [FL_REJECT_UNKNOWN_AGENT] = "unknown_agent", [FL_REJECT_BAD_AUTH] = "bad_auth",
+        [FL_REJECT_UNDECODABLE] = "undecodable",     [FL_REJECT_OVER_LIMIT] = "over_limit",
+        [FL_REJECT_DUPLICATE] = "duplicate",         [FL_REJECT_STALE] = "stale",
         [FL_REJECT_REFUSED] = "refused_by_database",
 };
 
@@ -59,7 +55,7 @@ struct item {
         char agent_name[256];
         struct fl_header header;
         uint8_t tx[crypto_kx_SESSIONKEYBYTES]; /* to seal the ack */
-        void *control;                         /* nanomsg routing header for the reply */
+        void *control; /* nanomsg routing header for the reply */
         Faultline__Payload *payload;
         size_t n_samples;
         size_t bytes;
@@ -85,7 +81,7 @@ struct fl_ingest {
         struct item *head, *tail;
         size_t queued, queued_bytes;
 
-        uint64_t rejections[_FL_REJECT_MAX];    /* under lock */
+        uint64_t rejections[_FL_REJECT_MAX]; /* under lock */
         uint64_t rejections_flushed[_FL_REJECT_MAX];
         struct fl_complain reject_complaint[_FL_REJECT_MAX];
 
@@ -110,8 +106,7 @@ static void count_reject(struct fl_ingest *in, enum fl_reject r, const char *det
         pthread_mutex_lock(&in->lock);
         in->rejections[r]++;
         pthread_mutex_unlock(&in->lock);
-        fl_complain(&in->reject_complaint[r], FL_LOG_WARNING, "rejected a message (%s): %s", reject_names[r],
-                    detail);
+        fl_complain(&in->reject_complaint[r], FL_LOG_WARNING, "rejected a message (%s): %s", reject_names[r], detail);
 }
 
 void fl_ingest_get_rejections(struct fl_ingest *in, uint64_t ret[_FL_REJECT_MAX])
@@ -196,8 +191,8 @@ static int refresh_keys(struct fl_ingest *in)
                 r = fl_store_reconnect(in->key_store) < 0 ? r : fl_store_agents(in->key_store, false, &rows, &n);
         if (r < 0) {
                 fl_complain(&in->key_complaint, FL_LOG_WARNING,
-                            "could not refresh agent keys: %s; using the %zu keys known", fl_store_last_error(in->key_store),
-                            in->n_keys);
+                            "could not refresh agent keys: %s; using the %zu keys known",
+                            fl_store_last_error(in->key_store), in->n_keys);
                 return r;
         }
         fl_complain_release(&in->key_complaint, "agent keys refreshed again");
@@ -362,8 +357,7 @@ static void handle_message(struct fl_ingest *in, uint8_t *body, size_t len, void
         }
         plain = fl_malloc(len);
         if (fl_envelope_open(body, len, a->session.rx, &h, plain, &plain_len) < 0) {
-                count_reject(in, FL_REJECT_BAD_AUTH, "message claiming to be agent \"%s\" did not verify",
-                             a->name);
+                count_reject(in, FL_REJECT_BAD_AUTH, "message claiming to be agent \"%s\" did not verify", a->name);
                 return;
         }
         /* Authentic from here on: protobuf-c sees only verified bytes. */
@@ -421,8 +415,9 @@ static void *receiver_main(void *arg)
         while (!in->stop) {
                 void *body = NULL, *control = NULL;
                 struct nn_iovec iov = { &body, NN_MSG };
-                struct nn_msghdr hdr = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control,
-                                         .msg_controllen = NN_MSG };
+                struct nn_msghdr hdr = {
+                        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = NN_MSG
+                };
                 int n = nn_recvmsg(in->sock, &hdr, 0);
 
                 if (n < 0) {
@@ -438,7 +433,7 @@ static void *receiver_main(void *arg)
                 nn_freemsg(body);
                 if (control)
                         nn_freemsg(control); /* refused without an answer */
-        periodic:
+periodic:
                 /* Revoked agents stop being accepted within key_refresh. */
                 if (fl_mono_us() - in->keys_loaded_us > in->cfg.key_refresh_us)
                         refresh_keys(in);

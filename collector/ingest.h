@@ -31,15 +31,15 @@ struct fl_collector_config {
 
 /* Why a message was refused; counted per collector in faultline.rejections. */
 enum fl_reject {
-        FL_REJECT_MALFORMED,     /* not a faultline envelope */
-        FL_REJECT_OVERSIZED,     /* over max_message_bytes */
+        FL_REJECT_MALFORMED, /* not a faultline envelope */
+        FL_REJECT_OVERSIZED, /* over max_message_bytes */
         FL_REJECT_UNKNOWN_AGENT, /* key not registered, or revoked */
-        FL_REJECT_BAD_AUTH,      /* did not verify with the agent's key */
-        FL_REJECT_UNDECODABLE,   /* authentic, but not a valid Payload */
-        FL_REJECT_OVER_LIMIT,    /* authentic, but over a ceiling */
-        FL_REJECT_DUPLICATE,     /* committed before: a resend after a lost ack, or a replay */
-        FL_REJECT_STALE,         /* from an older boot epoch */
-        FL_REJECT_REFUSED,       /* the database refused the batch itself */
+        FL_REJECT_BAD_AUTH, /* did not verify with the agent's key */
+        FL_REJECT_UNDECODABLE, /* authentic, but not a valid Payload */
+        FL_REJECT_OVER_LIMIT, /* authentic, but over a ceiling */
+        FL_REJECT_DUPLICATE, /* committed before: a resend after a lost ack, or a replay */
+        FL_REJECT_STALE, /* from an older boot epoch */
+        FL_REJECT_REFUSED, /* the database refused the batch itself */
         _FL_REJECT_MAX,
 };
 

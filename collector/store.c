@@ -129,9 +129,9 @@ int fl_store_reconnect(struct fl_store *s)
         return open_conn(s);
 }
 
-static int exec_simple(struct fl_store *s, const char *sql, const char *what)
+static int exec_simple(struct fl_store *s, const char *literal_sql, const char *what)
 {
-        _cleanup_pgresult_ PGresult *r = PQexec(s->conn, sql);
+        _cleanup_pgresult_ PGresult *r = PQexec(s->conn, literal_sql);
         return expect(s, r, PGRES_COMMAND_OK, what);
 }
 
@@ -209,9 +209,9 @@ int fl_store_migrate(struct fl_store *s)
                         }
                 }
                 snprintf(version, sizeof(version), "%d", m->version);
-                _cleanup_pgresult_ PGresult *res = PQexecParams(
-                        s->conn, "INSERT INTO faultline.schema_migrations (version, name) VALUES ($1, $2)", 2, NULL,
-                        params, NULL, NULL, 0);
+                _cleanup_pgresult_ PGresult *res =
+                        PQexecParams(s->conn, "INSERT INTO faultline.schema_migrations (version, name) VALUES ($1, $2)",
+                                     2, NULL, params, NULL, NULL, 0);
                 r = expect(s, res, PGRES_COMMAND_OK, "recording a schema migration");
                 if (r < 0)
                         goto fail;
@@ -225,15 +225,15 @@ fail:
 int fl_store_agents(struct fl_store *s, bool include_revoked, struct fl_agent_row **ret, size_t *ret_n)
 {
         const char *params[1] = { include_revoked ? "t" : "f" };
-        _cleanup_pgresult_ PGresult *res = PQexecParams(
-                s->conn,
-                "SELECT id, name, encode(public_key, 'base64'), revoked_at IS NOT NULL,"
-                " (extract(epoch FROM created_at) * 1000000)::bigint,"
-                " coalesce((extract(epoch FROM last_seen) * 1000000)::bigint, 0),"
-                " coalesce(hostname, ''), coalesce(version, ''), coalesce(spool_bytes, 0),"
-                " coalesce(dropped_batches, 0), coalesce(interval_ms, 0)"
-                " FROM faultline.agents WHERE $1::boolean OR revoked_at IS NULL ORDER BY name, id",
-                1, NULL, params, NULL, NULL, 0);
+        _cleanup_pgresult_ PGresult *res =
+                PQexecParams(s->conn,
+                             "SELECT id, name, encode(public_key, 'base64'), revoked_at IS NOT NULL,"
+                             " (extract(epoch FROM created_at) * 1000000)::bigint,"
+                             " coalesce((extract(epoch FROM last_seen) * 1000000)::bigint, 0),"
+                             " coalesce(hostname, ''), coalesce(version, ''), coalesce(spool_bytes, 0),"
+                             " coalesce(dropped_batches, 0), coalesce(interval_ms, 0)"
+                             " FROM faultline.agents WHERE $1::boolean OR revoked_at IS NULL ORDER BY name, id",
+                             1, NULL, params, NULL, NULL, 0);
         int r = expect(s, res, PGRES_TUPLES_OK, "reading agents");
         if (r < 0)
                 return r;
@@ -346,8 +346,8 @@ int fl_store_claim(struct fl_store *s, const int *agent, const uint64_t *epoch, 
                             *q = int_array(seq, NULL, n);
         const char *params[3] = { a, e, q };
         _cleanup_pgresult_ PGresult *res =
-                PQexecParams(s->conn, "SELECT idx, verdict FROM faultline.claim_batches($1, $2, $3)", 3, NULL,
-                             params, NULL, NULL, 0);
+                PQexecParams(s->conn, "SELECT idx, verdict FROM faultline.claim_batches($1, $2, $3)", 3, NULL, params,
+                             NULL, NULL, 0);
         int r = expect(s, res, PGRES_TUPLES_OK, "checking sequence numbers");
         if (r < 0)
                 return r;
@@ -412,8 +412,8 @@ int fl_store_apply_heartbeats(struct fl_store *s, const struct fl_heartbeat_row 
                             *pd = int_array(dropped, NULL, n);
         const char *params[7] = { pa, pt, pi, ph, pv, ps, pd };
         _cleanup_pgresult_ PGresult *res =
-                PQexecParams(s->conn, "SELECT faultline.apply_heartbeats($1, $2, $3, $4, $5, $6, $7)", 7, NULL,
-                             params, NULL, NULL, 0);
+                PQexecParams(s->conn, "SELECT faultline.apply_heartbeats($1, $2, $3, $4, $5, $6, $7)", 7, NULL, params,
+                             NULL, NULL, 0);
         return expect(s, res, PGRES_TUPLES_OK, "storing heartbeats");
 }
 
@@ -438,8 +438,7 @@ int fl_store_resolve_series(struct fl_store *s, const char *const *keys, const c
         for (size_t i = 0; i < n; i++)
                 if (ret_ids[i] < 0) {
                         set_error(s, "a series could not be resolved");
-                        fl_error("database error while resolving series: no id for \"%s\" \"%s\"", keys[i],
-                                 metrics[i]);
+                        fl_error("database error while resolving series: no id for \"%s\" \"%s\"", keys[i], metrics[i]);
                         return -EIO;
                 }
         return 0;
@@ -502,8 +501,8 @@ int fl_store_copy_samples(struct fl_store *s, const uint8_t *buf, size_t len)
 {
         int r;
         {
-                _cleanup_pgresult_ PGresult *res = PQexec(
-                        s->conn, "COPY faultline.samples (series_id, ts, value) FROM STDIN (FORMAT binary)");
+                _cleanup_pgresult_ PGresult *res =
+                        PQexec(s->conn, "COPY faultline.samples (series_id, ts, value) FROM STDIN (FORMAT binary)");
                 r = expect(s, res, PGRES_COPY_IN, "starting to copy samples");
                 if (r < 0)
                         return r;
@@ -555,24 +554,23 @@ int fl_store_maintain_partitions(struct fl_store *s, int keep_days)
 
         snprintf(keep, sizeof(keep), "%d", keep_days);
         _cleanup_pgresult_ PGresult *res = PQexecParams(
-                s->conn,
-                "SELECT faultline.ensure_sample_partitions(1, 3), faultline.drop_old_sample_partitions($1)", 1, NULL,
-                params, NULL, NULL, 0);
+                s->conn, "SELECT faultline.ensure_sample_partitions(1, 3), faultline.drop_old_sample_partitions($1)", 1,
+                NULL, params, NULL, NULL, 0);
         return expect(s, res, PGRES_TUPLES_OK, "maintaining sample partitions");
 }
 
 int fl_store_status(struct fl_store *s, const char *kind, bool not_ok, struct fl_status_row **ret, size_t *ret_n)
 {
         const char *params[2] = { kind, not_ok ? "t" : "f" };
-        _cleanup_pgresult_ PGresult *res = PQexecParams(
-                s->conn,
-                "SELECT key, kind, state::text, coalesce(reason, ''),"
-                " to_char(since, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-                " coalesce(to_char(last_seen, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), coalesce(agent, '')"
-                " FROM faultline.status"
-                " WHERE ($1::text IS NULL OR kind = $1) AND (NOT $2::boolean OR state <> 'ok')"
-                " ORDER BY state DESC, key",
-                2, NULL, params, NULL, NULL, 0);
+        _cleanup_pgresult_ PGresult *res =
+                PQexecParams(s->conn,
+                             "SELECT key, kind, state::text, coalesce(reason, ''),"
+                             " to_char(since, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                             " coalesce(to_char(last_seen, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), coalesce(agent, '')"
+                             " FROM faultline.status"
+                             " WHERE ($1::text IS NULL OR kind = $1) AND (NOT $2::boolean OR state <> 'ok')"
+                             " ORDER BY state DESC, key",
+                             2, NULL, params, NULL, NULL, 0);
         int r = expect(s, res, PGRES_TUPLES_OK, "reading node status");
         if (r < 0)
                 return r;

@@ -48,8 +48,7 @@ static char *where(const char *file, const config_setting_t *s)
         return fl_asprintf("%s:%u", file, config_setting_source_line(s));
 }
 
-_printf_(4, 5) static int fail(char **ret_error, const char *file, const config_setting_t *s, const char *fmt,
-                               ...)
+_printf_(4, 5) static int fail(char **ret_error, const char *file, const config_setting_t *s, const char *fmt, ...)
 {
         _cleanup_free_ char *w = where(file, s);
         _cleanup_free_ char *msg = NULL;
@@ -88,8 +87,8 @@ static bool known_prefix(const char *path, const struct fl_conf_option *table, s
         return false;
 }
 
-static int check_unknown(const char *file, config_setting_t *group, const struct fl_conf_option *table,
-                         size_t n, char **ret_error)
+static int check_unknown(const char *file, config_setting_t *group, const struct fl_conf_option *table, size_t n,
+                         char **ret_error)
 {
         int count = config_setting_length(group);
         for (int i = 0; i < count; i++) {
@@ -152,8 +151,7 @@ static int apply(const char *file, const config_setting_t *s, const struct fl_co
                 if (!get_number(s, &d) || d != floor(d))
                         return fail(ret_error, file, s, "\"%s\" must be an integer between %s", o->path, range);
                 if (d < o->min || d > o->max)
-                        return fail(ret_error, file, s, "\"%s\" is out of range: must be between %s", o->path,
-                                    range);
+                        return fail(ret_error, file, s, "\"%s\" is out of range: must be between %s", o->path, range);
                 *(uint64_t *)field = (uint64_t)d;
                 return 0;
         case FL_CONF_SECONDS:
@@ -162,8 +160,8 @@ static int apply(const char *file, const config_setting_t *s, const struct fl_co
                         return fail(ret_error, file, s, "\"%s\" must be a number of seconds between %s", o->path,
                                     range);
                 if (!(d >= o->min && d <= o->max))
-                        return fail(ret_error, file, s, "\"%s\" is out of range: must be between %s seconds",
-                                    o->path, range);
+                        return fail(ret_error, file, s, "\"%s\" is out of range: must be between %s seconds", o->path,
+                                    range);
                 *(uint64_t *)field = (uint64_t)llround(d * 1e6);
                 return 0;
         case FL_CONF_STRING_LIST: {
@@ -181,8 +179,8 @@ static int apply(const char *file, const config_setting_t *s, const struct fl_co
                 for (int i = 0; i < config_setting_length(s); i++) {
                         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
                         if (config_setting_type(e) != CONFIG_TYPE_STRING)
-                                return fail(ret_error, file, e, "\"%s\" must hold strings only, not %s",
-                                            o->path, type_name(config_setting_type(e)));
+                                return fail(ret_error, file, e, "\"%s\" must hold strings only, not %s", o->path,
+                                            type_name(config_setting_type(e)));
                         fl_strv_add(v, config_setting_get_string(e));
                 }
                 return 0;
@@ -207,8 +205,7 @@ static int apply(const char *file, const config_setting_t *s, const struct fl_co
         return -EINVAL;
 }
 
-int fl_conf_load(const char *path, const struct fl_conf_option *table, size_t n_table, void *target,
-                 char **ret_error)
+int fl_conf_load(const char *path, const struct fl_conf_option *table, size_t n_table, void *target, char **ret_error)
 {
         config_t cfg;
         _cleanup_fclose_ FILE *f = fopen(path, "re");
@@ -221,8 +218,8 @@ int fl_conf_load(const char *path, const struct fl_conf_option *table, size_t n_
         }
         config_init(&cfg);
         if (!config_read(&cfg, f)) {
-                *ret_error = fl_asprintf("%s:%d: syntax error: %s", path, config_error_line(&cfg),
-                                         config_error_text(&cfg));
+                *ret_error =
+                        fl_asprintf("%s:%d: syntax error: %s", path, config_error_line(&cfg), config_error_text(&cfg));
                 config_destroy(&cfg);
                 return -EINVAL;
         }

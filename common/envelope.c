@@ -86,8 +86,7 @@ int fl_keypair_save(const char *path, const struct fl_keypair *kp)
         return r;
 }
 
-int fl_session_agent(const struct fl_keypair *agent, const uint8_t collector_pk[FL_KEY_BYTES],
-                     struct fl_session *ret)
+int fl_session_agent(const struct fl_keypair *agent, const uint8_t collector_pk[FL_KEY_BYTES], struct fl_session *ret)
 {
         if (crypto_kx_client_session_keys(ret->rx, ret->tx, agent->pk, agent->sk, collector_pk) < 0)
                 return -EINVAL;
@@ -149,8 +148,8 @@ int fl_envelope_peek(const void *buf, size_t len, struct fl_header *ret)
         return 0;
 }
 
-int fl_envelope_seal(const struct fl_header *h, const uint8_t key[crypto_kx_SESSIONKEYBYTES],
-                     const void *plain, size_t plain_len, uint8_t **ret, size_t *ret_len)
+int fl_envelope_seal(const struct fl_header *h, const uint8_t key[crypto_kx_SESSIONKEYBYTES], const void *plain,
+                     size_t plain_len, uint8_t **ret, size_t *ret_len)
 {
         size_t len = plain_len + FL_ENVELOPE_OVERHEAD;
         uint8_t *buf = fl_malloc(len);
@@ -159,8 +158,8 @@ int fl_envelope_seal(const struct fl_header *h, const uint8_t key[crypto_kx_SESS
 
         write_header(buf, h);
         randombytes_buf(nonce, FL_NONCE_BYTES);
-        crypto_aead_xchacha20poly1305_ietf_encrypt(buf + FL_HEADER_BYTES + FL_NONCE_BYTES, &clen, plain,
-                                                   plain_len, buf, FL_HEADER_BYTES, NULL, nonce, key);
+        crypto_aead_xchacha20poly1305_ietf_encrypt(buf + FL_HEADER_BYTES + FL_NONCE_BYTES, &clen, plain, plain_len, buf,
+                                                   FL_HEADER_BYTES, NULL, nonce, key);
         *ret = buf;
         *ret_len = FL_HEADER_BYTES + FL_NONCE_BYTES + (size_t)clen;
         return 0;
@@ -177,10 +176,9 @@ int fl_envelope_open(const void *buf, size_t len, const uint8_t key[crypto_kx_SE
         r = fl_envelope_peek(buf, len, &h);
         if (r < 0)
                 return r;
-        if (crypto_aead_xchacha20poly1305_ietf_decrypt(ret_plain, &plen, NULL,
-                                                       p + FL_HEADER_BYTES + FL_NONCE_BYTES,
-                                                       len - FL_HEADER_BYTES - FL_NONCE_BYTES, p,
-                                                       FL_HEADER_BYTES, p + FL_HEADER_BYTES, key) < 0)
+        if (crypto_aead_xchacha20poly1305_ietf_decrypt(ret_plain, &plen, NULL, p + FL_HEADER_BYTES + FL_NONCE_BYTES,
+                                                       len - FL_HEADER_BYTES - FL_NONCE_BYTES, p, FL_HEADER_BYTES,
+                                                       p + FL_HEADER_BYTES, key) < 0)
                 return -EBADMSG;
         *ret_header = h;
         *ret_plain_len = (size_t)plen;

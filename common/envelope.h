@@ -58,8 +58,7 @@ void fl_key_to_text(const uint8_t key[FL_KEY_BYTES], char ret[FL_KEY_TEXT_BYTES]
 int fl_key_from_text(const char *text, uint8_t ret[FL_KEY_BYTES]);
 void fl_keypair_wipe(struct fl_keypair *kp);
 
-int fl_session_agent(const struct fl_keypair *agent, const uint8_t collector_pk[FL_KEY_BYTES],
-                     struct fl_session *ret);
+int fl_session_agent(const struct fl_keypair *agent, const uint8_t collector_pk[FL_KEY_BYTES], struct fl_session *ret);
 int fl_session_collector(const struct fl_keypair *collector, const uint8_t agent_pk[FL_KEY_BYTES],
                          struct fl_session *ret);
 
@@ -68,8 +67,8 @@ int fl_session_collector(const struct fl_keypair *collector, const uint8_t agent
 int fl_envelope_peek(const void *buf, size_t len, struct fl_header *ret);
 
 /* Seals plain into a new buffer of plain_len + FL_ENVELOPE_OVERHEAD bytes. */
-int fl_envelope_seal(const struct fl_header *h, const uint8_t key[crypto_kx_SESSIONKEYBYTES],
-                     const void *plain, size_t plain_len, uint8_t **ret, size_t *ret_len);
+int fl_envelope_seal(const struct fl_header *h, const uint8_t key[crypto_kx_SESSIONKEYBYTES], const void *plain,
+                     size_t plain_len, uint8_t **ret, size_t *ret_len);
 
 /* Verifies and decrypts; the plaintext is written into ret_plain, which must
  * hold len - FL_ENVELOPE_OVERHEAD bytes. -EBADMSG when authentication fails. */

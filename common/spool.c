@@ -129,8 +129,7 @@ static char cls_char(uint8_t cls)
 
 static char *entry_path(const struct fl_spool *s, uint64_t epoch, uint64_t seq, uint8_t cls)
 {
-        return fl_asprintf("%s/%020" PRIu64 "-%020" PRIu64 "-%c" SPOOL_SUFFIX, s->dir, epoch, seq,
-                           cls_char(cls));
+        return fl_asprintf("%s/%020" PRIu64 "-%020" PRIu64 "-%c" SPOOL_SUFFIX, s->dir, epoch, seq, cls_char(cls));
 }
 
 /* Parses a name we could have written; anything else is not ours. */
@@ -140,8 +139,7 @@ static int parse_name(const char *name, uint64_t *ret_epoch, uint64_t *ret_seq, 
         uint64_t epoch, seq;
         uint8_t cls;
 
-        if (strlen(name) != SPOOL_NAME_LEN || name[20] != '-' || name[41] != '-' ||
-            !fl_streq(name + 43, SPOOL_SUFFIX))
+        if (strlen(name) != SPOOL_NAME_LEN || name[20] != '-' || name[41] != '-' || !fl_streq(name + 43, SPOOL_SUFFIX))
                 return -EINVAL;
         for (size_t i = 0; i < 41; i++)
                 if (i != 20 && (name[i] < '0' || name[i] > '9'))
@@ -167,8 +165,7 @@ static int parse_name(const char *name, uint64_t *ret_epoch, uint64_t *ret_seq, 
         return 0;
 }
 
-static void encode_header(uint8_t *p, uint8_t cls, uint64_t epoch, uint64_t seq, const void *data,
-                          size_t len)
+static void encode_header(uint8_t *p, uint8_t cls, uint64_t epoch, uint64_t seq, const void *data, size_t len)
 {
         memcpy(p, SPOOL_MAGIC, 4);
         p[4] = SPOOL_VERSION;

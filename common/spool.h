@@ -35,8 +35,8 @@ struct fl_spool_entry {
 };
 
 struct fl_spool_stats {
-        uint64_t bytes;   /* data bytes currently held */
-        uint64_t count;   /* entries currently held */
+        uint64_t bytes; /* data bytes currently held */
+        uint64_t count; /* entries currently held */
         uint64_t dropped; /* METRICS entries removed to make room, since open */
         uint64_t corrupt; /* damaged files removed at open */
         uint64_t max_bytes;

@@ -14,9 +14,9 @@
 struct fl_strmap {
         char **keys;
         int64_t *values;
-        size_t cap;   /* power of two */
+        size_t cap; /* power of two */
         size_t count;
-        size_t max;   /* ceiling on count */
+        size_t max; /* ceiling on count */
 };
 
 void fl_strmap_init(struct fl_strmap *m, size_t max);

@@ -44,17 +44,17 @@ static inline void fl_fclosep(FILE **f)
 #define _cleanup_fclose_ _cleanup_(fl_fclosep)
 
 /* Hand ownership on: returns the pointer and clears the variable. */
-#define TAKE_PTR(p)                          \
-        ({                                   \
-                __typeof__(p) _tp_ = (p);    \
-                (p) = NULL;                  \
-                _tp_;                        \
+#define TAKE_PTR(p)                       \
+        ({                                \
+                __typeof__(p) _tp_ = (p); \
+                (p) = NULL;               \
+                _tp_;                     \
         })
-#define TAKE_FD(fd)                          \
-        ({                                   \
-                int _tf_ = (fd);             \
-                (fd) = -1;                   \
-                _tf_;                        \
+#define TAKE_FD(fd)              \
+        ({                       \
+                int _tf_ = (fd); \
+                (fd) = -1;       \
+                _tf_;            \
         })
 
 _noreturn_ void fl_oom(void);
@@ -105,8 +105,8 @@ static inline uint64_t fl_counter_delta(uint64_t prev, uint64_t cur, unsigned bi
         return ((UINT64_C(1) << bits) - prev) + cur;
 }
 
-uint64_t fl_now_us(void);      /* CLOCK_REALTIME, microseconds since 1970 */
-uint64_t fl_mono_us(void);     /* CLOCK_MONOTONIC */
+uint64_t fl_now_us(void); /* CLOCK_REALTIME, microseconds since 1970 */
+uint64_t fl_mono_us(void); /* CLOCK_MONOTONIC */
 
 bool fl_streq(const char *a, const char *b);
 bool fl_startswith(const char *s, const char *prefix);

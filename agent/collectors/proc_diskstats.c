@@ -79,12 +79,11 @@ static int parse_line(char *line, struct proc_diskstats_line *ret)
         struct proc_diskstats_line d = { 0 };
         /* in the order of the columns after the name */
         uint64_t *const counters[] = {
-                &d.reads_completed,  &d.reads_merged,       &d.sectors_read,
-                &d.ms_reading,       &d.writes_completed,   &d.writes_merged,
-                &d.sectors_written,  &d.ms_writing,         &d.ios_in_progress,
-                &d.ms_doing_io,      &d.weighted_ms_doing_io, &d.discards_completed,
-                &d.discards_merged,  &d.sectors_discarded,  &d.ms_discarding,
-                &d.flushes_completed, &d.ms_flushing,
+                &d.reads_completed,  &d.reads_merged,      &d.sectors_read,         &d.ms_reading,
+                &d.writes_completed, &d.writes_merged,     &d.sectors_written,      &d.ms_writing,
+                &d.ios_in_progress,  &d.ms_doing_io,       &d.weighted_ms_doing_io, &d.discards_completed,
+                &d.discards_merged,  &d.sectors_discarded, &d.ms_discarding,        &d.flushes_completed,
+                &d.ms_flushing,
         };
         unsigned n = 0;
         char *field;
@@ -288,8 +287,7 @@ static char *emit_device(const struct fl_agent_ctx *ctx, struct fl_emit *emit, c
                 kind = "dm";
                 /* Users know a dm device by its name (vg0-root), not dm-N,
                  * which changes from boot to boot. */
-                if (read_attr(ctx->sysfs, d->name, "dm/name", dm_name, sizeof(dm_name)) >= 0 &&
-                    !strchr(dm_name, '/'))
+                if (read_attr(ctx->sysfs, d->name, "dm/name", dm_name, sizeof(dm_name)) >= 0 && !strchr(dm_name, '/'))
                         name = dm_name;
         }
         key = fl_asprintf("%s:%s/%s", kind, ctx->hostname, name);
@@ -339,8 +337,7 @@ static void emit_rates(struct fl_emit *emit, const char *key, uint64_t now_us, u
         fl_emit_sample(emit, key, "disk.read_bytes_per_s", "B/s", now_us, (double)rsect * SECTOR_SIZE / dt_s);
         fl_emit_sample(emit, key, "disk.write_bytes_per_s", "B/s", now_us, (double)wsect * SECTOR_SIZE / dt_s);
         fl_emit_sample(emit, key, "disk.read_await_ms", "ms", now_us, reads ? (double)rms / (double)reads : 0.0);
-        fl_emit_sample(emit, key, "disk.write_await_ms", "ms", now_us,
-                       writes ? (double)wms / (double)writes : 0.0);
+        fl_emit_sample(emit, key, "disk.write_await_ms", "ms", now_us, writes ? (double)wms / (double)writes : 0.0);
         /* io_ticks is sampled in jiffies and merged across queues, so it can
          * run slightly ahead of the wall clock. */
         fl_emit_sample(emit, key, "disk.util_pct", "%", now_us, FL_MIN(util, 100.0));
@@ -353,8 +350,7 @@ static int compare_name(const void *a, const void *b)
         return strcmp(x->name, y->name);
 }
 
-static const struct proc_diskstats_line *find_prev(const struct diskstats_state *s,
-                                                   const struct proc_diskstats_line *d)
+static const struct proc_diskstats_line *find_prev(const struct diskstats_state *s, const struct proc_diskstats_line *d)
 {
         const struct proc_diskstats_line *p;
 

@@ -92,10 +92,12 @@ static bool words_are(char *s, const char *const *words, size_t n)
  */
 static int check_header(char *line1, char *line2)
 {
-        static const char *const rx[] = { "bytes", "packets", "errs", "drop",
-                                          "fifo",  "frame",   "compressed", "multicast" };
-        static const char *const tx[] = { "bytes", "packets", "errs", "drop",
-                                          "fifo",  "colls",   "carrier", "compressed" };
+        static const char *const rx[] = {
+                "bytes", "packets", "errs", "drop", "fifo", "frame", "compressed", "multicast"
+        };
+        static const char *const tx[] = {
+                "bytes", "packets", "errs", "drop", "fifo", "colls", "carrier", "compressed"
+        };
         static const char *const face[] = { "face" };
         char *a, *b;
 
@@ -120,10 +122,9 @@ static int parse_line(char *line, struct proc_net_dev_line *ret)
         struct proc_net_dev_line d = { 0 };
         /* in the order of the columns after the name */
         uint64_t *const counters[] = {
-                &d.rx_bytes, &d.rx_packets, &d.rx_errs,  &d.rx_drop,
-                &d.rx_fifo,  &d.rx_frame,   &d.rx_compressed, &d.rx_multicast,
-                &d.tx_bytes, &d.tx_packets, &d.tx_errs,  &d.tx_drop,
-                &d.tx_fifo,  &d.tx_colls,   &d.tx_carrier, &d.tx_compressed,
+                &d.rx_bytes,      &d.rx_packets,   &d.rx_errs,    &d.rx_drop,       &d.rx_fifo, &d.rx_frame,
+                &d.rx_compressed, &d.rx_multicast, &d.tx_bytes,   &d.tx_packets,    &d.tx_errs, &d.tx_drop,
+                &d.tx_fifo,       &d.tx_colls,     &d.tx_carrier, &d.tx_compressed,
         };
         char *colon, *name, *rest, *field, *end;
         size_t n = 0, len;
@@ -401,8 +402,7 @@ static void emit_rates(struct fl_emit *emit, const char *key, uint64_t now_us, u
         emit_rate(emit, key, "nic.tx_dropped_per_s", "1/s", now_us, dt_s, p->tx_drop, c->tx_drop);
         for (size_t i = 0; i < N_SYS_COUNTERS; i++)
                 if (prev->has_sys[i] && cur->has_sys[i])
-                        emit_rate(emit, key, sys_counters[i].metric, "1/s", now_us, dt_s, prev->sys[i],
-                                  cur->sys[i]);
+                        emit_rate(emit, key, sys_counters[i].metric, "1/s", now_us, dt_s, prev->sys[i], cur->sys[i]);
 }
 
 static int compare_name(const void *a, const void *b)

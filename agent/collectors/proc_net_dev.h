@@ -18,9 +18,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define PROC_NET_DEV_MAX_LINES 4096    /* interface lines, headers excluded */
+#define PROC_NET_DEV_MAX_LINES 4096 /* interface lines, headers excluded */
 #define PROC_NET_DEV_MAX_LINE_LEN 1024 /* characters, newline excluded */
-#define PROC_NET_DEV_NAME_MAX 15       /* IFNAMSIZ - 1 */
+#define PROC_NET_DEV_NAME_MAX 15 /* IFNAMSIZ - 1 */
 
 struct proc_net_dev_line {
         char name[PROC_NET_DEV_NAME_MAX + 1];
