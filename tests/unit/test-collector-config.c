@@ -12,7 +12,7 @@
 #include "config.h"
 #include "log.h"
 
-#define S(x) ((uint64_t)(x) * 1000000u)
+#define S(x) ((uint64_t)(x)*1000000u)
 
 /* A scratch directory for configuration files written by the tests. */
 struct fixture {
@@ -25,8 +25,7 @@ static int setup(void **state)
         struct fixture *f = fl_new0(struct fixture, 1);
         const char *tmp = getenv("TMPDIR");
 
-        snprintf(f->dir, sizeof(f->dir), "%s/fl-collector-config-XXXXXX",
-                 tmp && strlen(tmp) < 30 ? tmp : "/tmp");
+        snprintf(f->dir, sizeof(f->dir), "%s/fl-collector-config-XXXXXX", tmp && strlen(tmp) < 30 ? tmp : "/tmp");
         if (!mkdtemp(f->dir))
                 return -1;
         f->path = fl_asprintf("%s/collector.conf", f->dir);
@@ -221,7 +220,8 @@ static const struct {
         { "max_message_bytes = 1073741825;\n",
           "1: \"max_message_bytes\" is out of range: must be between 4096 and 1073741824" },
         { "log_level = \"trace\";\n", "1: \"log_level\" must be one of: error, warning, info, debug" },
-        { "listen = (\n        \"tcp://a:1\",\n        true\n);\n", "3: \"listen\" must hold strings only, not a boolean" },
+        { "listen = (\n        \"tcp://a:1\",\n        true\n);\n",
+          "3: \"listen\" must hold strings only, not a boolean" },
         { "listen = { address = \"tcp://a:1\"; };\n",
           "1: \"listen\" must be a list of strings [\"...\", ...], not a group" },
         { "name = { short = \"c1\"; };\n", "1: \"name\" must be a string, not a group" },
