@@ -2,8 +2,10 @@
 #include "conf.h"
 
 #include <libconfig.h>
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 
 void fl_strv_add(struct fl_strv *s, const char *str)
 {
@@ -123,6 +125,99 @@ static bool get_number(const config_setting_t *s, double *ret)
         return false;
 }
 
+/*
+ * libconfig 1.5 keeps an integer without an L suffix in 32 bits and silently
+ * truncates larger ones (5000000000 becomes 705032704). Re-read the digits
+ * from the setting's own line, so such a value is refused instead of
+ * silently changed.
+ */
+static bool int_truncated(const char *file, const config_setting_t *s)
+{
+        _cleanup_fclose_ FILE *f = NULL;
+        char line[1024];
+        unsigned want = config_setting_source_line(s), n = 0;
+        const char *name = config_setting_name(s);
+
+        if (config_setting_type(s) != CONFIG_TYPE_INT || !name)
+                return false;
+        /* The file the setting came from: with @include it is not ours. */
+        const char *src = config_setting_source_file(s);
+        f = fopen(src ? src : file, "re");
+        if (!f)
+                return false;
+        while (fgets(line, sizeof(line), f))
+                if (++n == want)
+                        break;
+        if (n != want)
+                return false;
+        const char *p = strstr(line, name);
+        if (!p)
+                return false;
+        p += strlen(name);
+        while (*p == ' ' || *p == '\t' || *p == '=' || *p == ':')
+                p++;
+        if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+                uint64_t h = 0;
+                int nd = 0;
+                for (p += 2; isxdigit((unsigned char)*p); p++, nd++)
+                        h = (h << 4) | (uint64_t)(isdigit((unsigned char)*p) ? *p - '0' : (tolower(*p) - 'a' + 10));
+                return nd > 16 || (int64_t)h != (int64_t)config_setting_get_int64(s);
+        }
+        char digits[32];
+        size_t k = 0;
+        if (*p == '-' || *p == '+')
+                digits[k++] = *p++;
+        while (*p >= '0' && *p <= '9' && k < sizeof(digits) - 1)
+                digits[k++] = *p++;
+        digits[k] = '\0';
+        int64_t v;
+        if (k == 0 || digits[0] == '+' || fl_safe_atoi64(digits, &v) < 0)
+                return k > 0; /* longer than int64: certainly truncated */
+        return v != (int64_t)config_setting_get_int64(s);
+}
+
+/* "512", "64K", "256M", "4G", "1T" (powers of 1024), optional "B"/"iB". */
+static int parse_bytes(const char *text, uint64_t *ret)
+{
+        char num[32];
+        size_t k = 0;
+        uint64_t v, mult = 1;
+
+        while (text[k] >= '0' && text[k] <= '9' && k < sizeof(num) - 1) {
+                num[k] = text[k];
+                k++;
+        }
+        num[k] = '\0';
+        if (k == 0 || fl_safe_atou64(num, &v) < 0)
+                return -EINVAL;
+        const char *u = text + k;
+        switch (*u) {
+        case 'K':
+        case 'k':
+                mult = 1ull << 10;
+                u++;
+                break;
+        case 'M':
+                mult = 1ull << 20;
+                u++;
+                break;
+        case 'G':
+                mult = 1ull << 30;
+                u++;
+                break;
+        case 'T':
+                mult = 1ull << 40;
+                u++;
+                break;
+        }
+        if (*u && strcmp(u, "B") != 0 && !(mult > 1 && strcmp(u, "iB") == 0))
+                return -EINVAL;
+        if (v > UINT64_MAX / mult)
+                return -ERANGE;
+        *ret = v * mult;
+        return 0;
+}
+
 static int apply(const char *file, const config_setting_t *s, const struct fl_conf_option *o, void *target,
                  char **ret_error)
 {
@@ -146,8 +241,28 @@ static int apply(const char *file, const config_setting_t *s, const struct fl_co
                                     type_name(config_setting_type(s)));
                 *(bool *)field = config_setting_get_bool(s);
                 return 0;
+        case FL_CONF_BYTES:
+                if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+                        uint64_t b;
+                        snprintf(range, sizeof(range), "%.0f and %.0f", o->min, o->max);
+                        if (parse_bytes(config_setting_get_string(s), &b) < 0)
+                                return fail(ret_error, file, s,
+                                            "\"%s\" must be a size such as 4096, \"64K\", \"256M\" or \"4G\", not "
+                                            "\"%s\"",
+                                            o->path, config_setting_get_string(s));
+                        if ((double)b < o->min || (double)b > o->max)
+                                return fail(ret_error, file, s, "\"%s\" is out of range: must be between %s bytes",
+                                            o->path, range);
+                        *(uint64_t *)field = b;
+                        return 0;
+                }
+                __attribute__((fallthrough)); /* a plain integer */
         case FL_CONF_UINT:
                 snprintf(range, sizeof(range), "%.0f and %.0f", o->min, o->max);
+                if (int_truncated(file, s))
+                        return fail(ret_error, file, s,
+                                    "\"%s\" is too large for a plain integer: add an L suffix (5000000000L)%s", o->path,
+                                    o->type == FL_CONF_BYTES ? " or write it with a unit (\"5G\")" : "");
                 if (!get_number(s, &d) || d != floor(d))
                         return fail(ret_error, file, s, "\"%s\" must be an integer between %s", o->path, range);
                 if (d < o->min || d > o->max)
@@ -215,6 +330,13 @@ int fl_conf_load(const char *path, const struct fl_conf_option *table, size_t n_
                 r = -errno;
                 *ret_error = fl_asprintf("could not open configuration file \"%s\": %s", path, strerror(errno));
                 return r;
+        }
+        /* libconfig's scanner exits the process on a read error, so
+         * anything but a regular file is refused before it gets there. */
+        struct stat st;
+        if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+                *ret_error = fl_asprintf("configuration file \"%s\" is not a regular file", path);
+                return -EINVAL;
         }
         config_init(&cfg);
         if (!config_read(&cfg, f)) {

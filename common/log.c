@@ -30,7 +30,7 @@ enum fl_log_level fl_log_get_level(void)
         return log_max;
 }
 
-static void vlog(enum fl_log_level level, const char *fmt, va_list ap)
+_printf_(2, 0) static void vlog(enum fl_log_level level, const char *fmt, va_list ap)
 {
         char ts[32];
         struct timespec now;

@@ -17,7 +17,8 @@
  * stops after --max-seconds (default 300) and reports what it did.
  *
  * Prints per K: "RESULT k=.. rows=.. copies=.. seconds=.. rows_per_s=..
- * backend_cpu_s=.." and at the end "BEST k=.. rows_per_s=..".
+ * backend_cpu_s=.. client_cpu_s=.." (the CPU time of the PostgreSQL backend
+ * and of this program) and at the end "BEST k=.. rows_per_s=..".
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -29,8 +30,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "util.h"
 
 #define PG_EPOCH_OFFSET_US 946684800000000LL
 #define ROW_BYTES 38
@@ -59,9 +63,16 @@ static double now_s(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static bool exec_ok(const char *sql)
+static double self_cpu_s(void)
 {
-        PGresult *r = PQexec(conn, sql);
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+               (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static bool result_ok(PGresult *r, const char *sql)
+{
         ExecStatusType st = PQresultStatus(r);
         bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
         if (!ok)
@@ -69,14 +80,16 @@ static bool exec_ok(const char *sql)
         PQclear(r);
         return ok;
 }
+/* SQL text is a literal, never built (the "" forces it at compile time). */
+#define exec_ok(sql) result_ok(PQexec(conn, "" sql ""), sql)
 
 /* utime + stime of a process, seconds; -1 when unreadable. */
 static double proc_cpu_s(int pid)
 {
-        char path[64], buf[2048];
+        char path[64], buf[2048], *save = NULL, *tok;
         FILE *f;
         size_t n;
-        unsigned long long ut = 0, st = 0;
+        uint64_t ut = 0, st = 0;
 
         snprintf(path, sizeof(path), "/proc/%d/stat", pid);
         f = fopen(path, "re");
@@ -86,7 +99,16 @@ static double proc_cpu_s(int pid)
         fclose(f);
         buf[n] = '\0';
         char *p = strrchr(buf, ')');
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+        if (!p)
+                return -1;
+        /* After "(comm)": state is field 3, utime 14, stime 15. */
+        tok = strtok_r(p + 1, " ", &save);
+        for (int field = 3; tok && field < 14; field++)
+                tok = strtok_r(NULL, " ", &save);
+        if (!tok || fl_safe_atou64(tok, &ut) < 0)
+                return -1;
+        tok = strtok_r(NULL, " ", &save);
+        if (!tok || fl_safe_atou64(tok, &st) < 0)
                 return -1;
         return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -124,7 +146,7 @@ struct stream {
         const int64_t *ids;
         size_t agents, series, samples; /* samples per batch */
         int64_t t0_us, step_us;
-        uint64_t pos;                   /* rows produced */
+        uint64_t pos; /* rows produced */
         uint32_t rng;
 };
 
@@ -208,29 +230,28 @@ int main(int argc, char **argv)
                 {},
         };
         const char *db = "", *klist = "1000,10000,100000";
-        unsigned long long rows = 0;
-        size_t agents = 200, series = 50, samples = 500;
+        uint64_t rows = 0, agents = 200, series = 50, samples = 500;
         bool truncate = false, checkpoint = false;
         double max_seconds = 300;
         int c;
 
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
-                char *end = NULL;
+                int r = 0;
                 switch (c) {
                 case O_DB:
                         db = optarg;
                         break;
                 case O_ROWS:
-                        rows = strtoull(optarg, &end, 10);
+                        r = fl_safe_atou64(optarg, &rows);
                         break;
                 case O_AGENTS:
-                        agents = strtoul(optarg, &end, 10);
+                        r = fl_safe_atou64(optarg, &agents);
                         break;
                 case O_SERIES:
-                        series = strtoul(optarg, &end, 10);
+                        r = fl_safe_atou64(optarg, &series);
                         break;
                 case O_SAMPLES:
-                        samples = strtoul(optarg, &end, 10);
+                        r = fl_safe_atou64(optarg, &samples);
                         break;
                 case O_K:
                         klist = optarg;
@@ -242,7 +263,7 @@ int main(int argc, char **argv)
                         checkpoint = true;
                         break;
                 case O_MAX:
-                        max_seconds = strtod(optarg, &end);
+                        r = fl_safe_atod(optarg, &max_seconds);
                         break;
                 default:
                         fprintf(stderr, "usage: ingest-copy --database CONNINFO --rows R [--agents N] [--series K]\n"
@@ -250,11 +271,13 @@ int main(int argc, char **argv)
                                         "       [--checkpoint] [--max-seconds T]\n");
                         return 2;
                 }
-                if (end && *end)
+                if (r < 0)
                         return die("bad number \"%s\"", optarg);
         }
         if (rows == 0 || agents == 0 || series == 0 || samples == 0 || !(max_seconds > 0))
                 return die("--rows, --agents, --series, --samples-per-batch and --max-seconds must be positive");
+        if (agents > 1000000 || series > 1000000 || samples > 10000000)
+                return die("--agents, --series or --samples-per-batch out of range");
         if (series > samples)
                 series = samples;
 
@@ -274,9 +297,10 @@ int main(int argc, char **argv)
                 return die("faultline.series has %d series, %zu needed (agents x series); run the end-to-end "
                            "part first",
                            PQntuples(r), need);
-        int64_t *ids = calloc(need, sizeof(*ids));
+        int64_t *ids = fl_new0(int64_t, need);
         for (size_t i = 0; i < need; i++)
-                ids[i] = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+                if (fl_safe_atoi64(PQgetvalue(r, (int)i, 0), &ids[i]) < 0)
+                        return die("bad series id \"%s\"", PQgetvalue(r, (int)i, 0));
         PQclear(r);
         if (!exec_ok("SELECT faultline.ensure_sample_partitions(1, 3)"))
                 return die("could not create today's partition");
@@ -293,31 +317,34 @@ int main(int argc, char **argv)
 
         size_t kmax = 0, nk = 0;
         size_t ks[32];
-        for (const char *p = klist; *p && nk < 32;) {
-                char *end;
-                unsigned long v = strtoul(p, &end, 10);
-                if (end == p || v == 0)
+        _cleanup_free_ char *kcopy = fl_strdup(klist);
+        char *save = NULL;
+        for (char *tok = strtok_r(kcopy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                uint64_t v;
+                if (nk == FL_ARRAY_SIZE(ks) || fl_safe_atou64(tok, &v) < 0 || v == 0 || v > 10000000)
                         return die("bad --k list \"%s\"", klist);
-                ks[nk++] = v;
-                kmax = v > kmax ? v : kmax;
-                p = *end == ',' ? end + 1 : end;
+                ks[nk++] = (size_t)v;
+                kmax = FL_MAX(kmax, (size_t)v);
         }
-        uint8_t *buf = malloc(21 + kmax * ROW_BYTES);
-        if (!buf)
-                return die("out of memory");
+        uint8_t *buf = fl_malloc(21 + kmax * ROW_BYTES);
 
         double best = 0;
         size_t best_k = 0;
         for (size_t i = 0; i < nk; i++) {
                 size_t k = ks[i];
-                struct stream st = { .ids = ids, .agents = agents, .series = series, .samples = samples,
-                                     .t0_us = day0 + 1000000, .step_us = step, .rng = 2463534242u };
+                struct stream st = { .ids = ids,
+                                     .agents = agents,
+                                     .series = series,
+                                     .samples = samples,
+                                     .t0_us = day0 + 1000000,
+                                     .step_us = step,
+                                     .rng = 2463534242u };
                 if (truncate && !exec_ok("TRUNCATE faultline.samples"))
                         return die("TRUNCATE failed");
                 if (checkpoint && !exec_ok("CHECKPOINT"))
                         return die("CHECKPOINT failed");
-                double cpu0 = proc_cpu_s(backend), t0 = now_s(), t = t0;
-                unsigned long long done = 0, copies = 0;
+                double cpu0 = proc_cpu_s(backend), self0 = self_cpu_s(), t0 = now_s(), t = t0;
+                uint64_t done = 0, copies = 0;
                 while (done < rows && t - t0 < max_seconds) {
                         size_t n = rows - done < k ? (size_t)(rows - done) : k;
                         if (copy_once(&st, n, buf) < 0)
@@ -327,11 +354,13 @@ int main(int argc, char **argv)
                         t = now_s();
                 }
                 double cpu = proc_cpu_s(backend) - cpu0, rate = (double)done / (t - t0);
-                fprintf(stderr, "ingest-copy: K=%zu: %llu rows in %llu COPYs in %.2f s = %.0f rows/s "
-                                "(backend CPU %.2f s)\n",
+                fprintf(stderr,
+                        "ingest-copy: K=%zu: %" PRIu64 " rows in %" PRIu64 " COPYs in %.2f s = %.0f rows/s "
+                        "(backend CPU %.2f s)\n",
                         k, done, copies, t - t0, rate, cpu);
-                printf("RESULT k=%zu rows=%llu copies=%llu seconds=%.6f rows_per_s=%.1f backend_cpu_s=%.2f\n", k, done,
-                       copies, t - t0, rate, cpu0 < 0 ? -1.0 : cpu);
+                printf("RESULT k=%zu rows=%" PRIu64 " copies=%" PRIu64
+                       " seconds=%.6f rows_per_s=%.1f backend_cpu_s=%.2f client_cpu_s=%.2f\n",
+                       k, done, copies, t - t0, rate, cpu0 < 0 ? -1.0 : cpu, self_cpu_s() - self0);
                 fflush(stdout);
                 if (rate > best) {
                         best = rate;

@@ -54,40 +54,64 @@ struct series_def {
         const char *kind, *dev, *metric, *unit;
 };
 
-/* What a hypervisor's agent reports: disks, partitions, RAID, NICs,
+/* What a hypervisor's agent reports: disks, RAID, NICs,
  * filesystems, the host. Cycled through until --series are declared. */
 static const struct series_def series_defs[] = {
-        { "disk", "sda", "disk.read_iops", "1/s" },       { "disk", "sda", "disk.write_iops", "1/s" },
-        { "disk", "sda", "disk.read_bytes_per_s", "B/s" }, { "disk", "sda", "disk.write_bytes_per_s", "B/s" },
-        { "disk", "sda", "disk.util_pct", "%" },          { "disk", "sda", "disk.await_ms", "ms" },
-        { "disk", "sdb", "disk.read_iops", "1/s" },       { "disk", "sdb", "disk.write_iops", "1/s" },
-        { "disk", "sdb", "disk.read_bytes_per_s", "B/s" }, { "disk", "sdb", "disk.write_bytes_per_s", "B/s" },
-        { "disk", "sdb", "disk.util_pct", "%" },          { "disk", "sdb", "disk.await_ms", "ms" },
-        { "disk", "sdc", "disk.read_iops", "1/s" },       { "disk", "sdc", "disk.write_iops", "1/s" },
-        { "disk", "sdc", "disk.read_bytes_per_s", "B/s" }, { "disk", "sdc", "disk.write_bytes_per_s", "B/s" },
-        { "disk", "sdc", "disk.util_pct", "%" },          { "disk", "sdc", "disk.await_ms", "ms" },
-        { "disk", "sdd", "disk.read_iops", "1/s" },       { "disk", "sdd", "disk.write_iops", "1/s" },
-        { "disk", "sdd", "disk.read_bytes_per_s", "B/s" }, { "disk", "sdd", "disk.write_bytes_per_s", "B/s" },
-        { "disk", "sdd", "disk.util_pct", "%" },          { "disk", "sdd", "disk.await_ms", "ms" },
-        { "raid", "md0", "raid.degraded_disks", NULL },   { "raid", "md0", "raid.sync_pct", "%" },
-        { "nic", "eth0", "nic.rx_bytes_per_s", "B/s" },   { "nic", "eth0", "nic.tx_bytes_per_s", "B/s" },
-        { "nic", "eth0", "nic.rx_packets_per_s", "1/s" }, { "nic", "eth0", "nic.tx_packets_per_s", "1/s" },
-        { "nic", "eth0", "nic.rx_errors_per_s", "1/s" },  { "nic", "eth0", "nic.tx_errors_per_s", "1/s" },
-        { "nic", "eth0", "nic.rx_drops_per_s", "1/s" },   { "nic", "eth1", "nic.rx_bytes_per_s", "B/s" },
-        { "nic", "eth1", "nic.tx_bytes_per_s", "B/s" },   { "nic", "eth1", "nic.rx_packets_per_s", "1/s" },
-        { "nic", "eth1", "nic.tx_packets_per_s", "1/s" }, { "nic", "eth1", "nic.rx_errors_per_s", "1/s" },
-        { "nic", "eth1", "nic.tx_errors_per_s", "1/s" },  { "nic", "eth1", "nic.rx_drops_per_s", "1/s" },
+        { "disk", "sda", "disk.read_iops", "1/s" },
+        { "disk", "sda", "disk.write_iops", "1/s" },
+        { "disk", "sda", "disk.read_bytes_per_s", "B/s" },
+        { "disk", "sda", "disk.write_bytes_per_s", "B/s" },
+        { "disk", "sda", "disk.util_pct", "%" },
+        { "disk", "sda", "disk.await_ms", "ms" },
+        { "disk", "sdb", "disk.read_iops", "1/s" },
+        { "disk", "sdb", "disk.write_iops", "1/s" },
+        { "disk", "sdb", "disk.read_bytes_per_s", "B/s" },
+        { "disk", "sdb", "disk.write_bytes_per_s", "B/s" },
+        { "disk", "sdb", "disk.util_pct", "%" },
+        { "disk", "sdb", "disk.await_ms", "ms" },
+        { "disk", "sdc", "disk.read_iops", "1/s" },
+        { "disk", "sdc", "disk.write_iops", "1/s" },
+        { "disk", "sdc", "disk.read_bytes_per_s", "B/s" },
+        { "disk", "sdc", "disk.write_bytes_per_s", "B/s" },
+        { "disk", "sdc", "disk.util_pct", "%" },
+        { "disk", "sdc", "disk.await_ms", "ms" },
+        { "disk", "sdd", "disk.read_iops", "1/s" },
+        { "disk", "sdd", "disk.write_iops", "1/s" },
+        { "disk", "sdd", "disk.read_bytes_per_s", "B/s" },
+        { "disk", "sdd", "disk.write_bytes_per_s", "B/s" },
+        { "disk", "sdd", "disk.util_pct", "%" },
+        { "disk", "sdd", "disk.await_ms", "ms" },
+        { "raid", "md0", "raid.degraded_disks", NULL },
+        { "raid", "md0", "raid.sync_pct", "%" },
+        { "nic", "eth0", "nic.rx_bytes_per_s", "B/s" },
+        { "nic", "eth0", "nic.tx_bytes_per_s", "B/s" },
+        { "nic", "eth0", "nic.rx_packets_per_s", "1/s" },
+        { "nic", "eth0", "nic.tx_packets_per_s", "1/s" },
+        { "nic", "eth0", "nic.rx_errors_per_s", "1/s" },
+        { "nic", "eth0", "nic.tx_errors_per_s", "1/s" },
+        { "nic", "eth0", "nic.rx_drops_per_s", "1/s" },
+        { "nic", "eth1", "nic.rx_bytes_per_s", "B/s" },
+        { "nic", "eth1", "nic.tx_bytes_per_s", "B/s" },
+        { "nic", "eth1", "nic.rx_packets_per_s", "1/s" },
+        { "nic", "eth1", "nic.tx_packets_per_s", "1/s" },
+        { "nic", "eth1", "nic.rx_errors_per_s", "1/s" },
+        { "nic", "eth1", "nic.tx_errors_per_s", "1/s" },
+        { "nic", "eth1", "nic.rx_drops_per_s", "1/s" },
         { "filesystem", "var/lib/libvirt/images", "fs.used_pct", "%" },
         { "filesystem", "var/lib/libvirt/images", "fs.inodes_used_pct", "%" },
-        { "filesystem", "var/log", "fs.used_pct", "%" },  { "filesystem", "var/log", "fs.inodes_used_pct", "%" },
-        { "host", NULL, "host.load1", NULL },             { "host", NULL, "host.cpu_pct", "%" },
-        { "host", NULL, "host.mem_used_pct", "%" },       { "host", NULL, "host.swap_used_pct", "%" },
-        { "host", NULL, "host.ctx_switches_per_s", "1/s" }, { "host", NULL, "host.uptime_s", "s" },
+        { "filesystem", "var/log", "fs.used_pct", "%" },
+        { "filesystem", "var/log", "fs.inodes_used_pct", "%" },
+        { "host", NULL, "host.load1", NULL },
+        { "host", NULL, "host.cpu_pct", "%" },
+        { "host", NULL, "host.mem_used_pct", "%" },
+        { "host", NULL, "host.swap_used_pct", "%" },
+        { "host", NULL, "host.ctx_switches_per_s", "1/s" },
+        { "host", NULL, "host.uptime_s", "s" },
 };
 #define N_SERIES_DEFS FL_ARRAY_SIZE(series_defs)
 
 enum agent_state {
-        AGENT_IDLE,    /* may send its next batch */
+        AGENT_IDLE, /* may send its next batch */
         AGENT_WAITING, /* a batch is in flight */
         AGENT_BACKOFF, /* told to retry; resends at due_us */
         AGENT_DONE,
@@ -129,10 +153,10 @@ struct options {
 };
 
 struct stats {
-        uint64_t acked_samples, acked_batches, duplicate_batches, retries, failed_batches, bad_acks,
-                unanswered, send_errors;
+        uint64_t acked_samples, acked_batches, duplicate_batches, retries, failed_batches, bad_acks, unanswered,
+                send_errors;
         uint64_t first_send_us, last_ack_us; /* realtime */
-        uint32_t *lat_ms_hist;                /* latency histogram, 1 ms buckets, LAT_BUCKETS */
+        uint32_t *lat_ms_hist; /* latency histogram, 1 ms buckets, LAT_BUCKETS */
 };
 #define LAT_BUCKETS 60001
 
@@ -313,9 +337,8 @@ static void agent_receive(struct worker *w, struct agent *a)
         if (n < 0)
                 return;
         if ((size_t)n > sizeof(plain) + FL_ENVELOPE_OVERHEAD ||
-            fl_envelope_open(buf, (size_t)n, a->sess.rx, &rh, plain, &plain_len) < 0 ||
-            rh.kind != FL_ENVELOPE_ACK || memcmp(rh.agent_pk, a->kp.pk, FL_KEY_BYTES) != 0 ||
-            rh.boot_epoch != a->epoch || rh.sequence != a->seq ||
+            fl_envelope_open(buf, (size_t)n, a->sess.rx, &rh, plain, &plain_len) < 0 || rh.kind != FL_ENVELOPE_ACK ||
+            memcmp(rh.agent_pk, a->kp.pk, FL_KEY_BYTES) != 0 || rh.boot_epoch != a->epoch || rh.sequence != a->seq ||
             !(ack = faultline__ack__unpack(NULL, plain_len, plain)) || ack->sequence != a->seq) {
                 nn_freemsg(buf);
                 if (ack)
@@ -445,8 +468,18 @@ static int parse_size(const char *s, size_t *ret, size_t min, size_t max)
 
 static int cmd_run(int argc, char **argv)
 {
-        enum { O_ENDPOINT = 0x100, O_PK, O_KEYS, O_AGENTS, O_SAMPLES, O_SERIES, O_SECONDS, O_BATCHES, O_THREADS,
-               O_DRAIN };
+        enum {
+                O_ENDPOINT = 0x100,
+                O_PK,
+                O_KEYS,
+                O_AGENTS,
+                O_SAMPLES,
+                O_SERIES,
+                O_SECONDS,
+                O_BATCHES,
+                O_THREADS,
+                O_DRAIN
+        };
         static const struct option opts[] = {
                 { "endpoint", required_argument, NULL, O_ENDPOINT },
                 { "collector-pk", required_argument, NULL, O_PK },
@@ -460,8 +493,9 @@ static int cmd_run(int argc, char **argv)
                 { "drain-timeout", required_argument, NULL, O_DRAIN },
                 {},
         };
-        struct options o = { .agents = 200, .samples = 500, .series = 50, .threads = 1, .seconds = 30,
-                             .drain_timeout = 60 };
+        struct options o = {
+                .agents = 200, .samples = 500, .series = 50, .threads = 1, .seconds = 30, .drain_timeout = 60
+        };
         bool have_pk = false;
         int c;
 
@@ -504,8 +538,7 @@ static int cmd_run(int argc, char **argv)
                                 return die("bad --threads");
                         break;
                 case O_DRAIN:
-                        if (fl_safe_atod(optarg, &o.drain_timeout) < 0 || o.drain_timeout < 0 ||
-                            o.drain_timeout > 3600)
+                        if (fl_safe_atod(optarg, &o.drain_timeout) < 0 || o.drain_timeout < 0 || o.drain_timeout > 3600)
                                 return die("bad --drain-timeout");
                         break;
                 default:
@@ -566,9 +599,8 @@ static int cmd_run(int argc, char **argv)
                 off += w[t].n;
                 w[t].start_mono = start;
                 w[t].send_until_mono = start + (uint64_t)(o.seconds * 1e6);
-                w[t].hard_deadline_mono =
-                        (o.batches ? start + (uint64_t)(86400 * 1e6) : w[t].send_until_mono) +
-                        (uint64_t)(o.drain_timeout * 1e6);
+                w[t].hard_deadline_mono = (o.batches ? start + (uint64_t)(86400 * 1e6) : w[t].send_until_mono) +
+                                          (uint64_t)(o.drain_timeout * 1e6);
                 w[t].st.lat_ms_hist = fl_new0(uint32_t, LAT_BUCKETS);
                 if (pthread_create(&w[t].thread, NULL, worker_main, &w[t]) != 0)
                         return die("pthread_create failed");

@@ -4,6 +4,12 @@
  * faultline__payload__unpack() and free. What unpacks must have every
  * required field the collector reads without checking, and must pack and
  * unpack again to the same bytes.
+ *
+ * The round trip is only checked for messages without unknown fields:
+ * protobuf-c (1.4.1) keeps those verbatim, including the invalid field
+ * number 0 when its tag is written in two bytes (80 00), and packs it again
+ * as the one-byte tag 00, which it then refuses (corpus/payload/field-zero).
+ * Nothing in faultline packs a Payload it received, so that is not ours.
  */
 #include "faultline.pb-c.h"
 #include "fuzz.h"
@@ -44,6 +50,36 @@ static void check_payload(const Faultline__Payload *p)
         }
 }
 
+static unsigned unknown_fields(const Faultline__Payload *p)
+{
+        unsigned n = p->base.n_unknown_fields;
+
+        if (p->inventory) {
+                n += p->inventory->base.n_unknown_fields;
+                for (size_t i = 0; i < p->inventory->n_nodes; i++) {
+                        const Faultline__Node *node = p->inventory->nodes[i];
+                        n += node->base.n_unknown_fields;
+                        for (size_t j = 0; j < node->n_attributes; j++)
+                                n += node->attributes[j]->base.n_unknown_fields;
+                }
+                for (size_t i = 0; i < p->inventory->n_edges; i++)
+                        n += p->inventory->edges[i]->base.n_unknown_fields;
+        }
+        if (p->states) {
+                n += p->states->base.n_unknown_fields;
+                for (size_t i = 0; i < p->states->n_states; i++)
+                        n += p->states->states[i]->base.n_unknown_fields;
+        }
+        if (p->metrics) {
+                n += p->metrics->base.n_unknown_fields;
+                for (size_t i = 0; i < p->metrics->n_series; i++)
+                        n += p->metrics->series[i]->base.n_unknown_fields;
+        }
+        if (p->heartbeat)
+                n += p->heartbeat->base.n_unknown_fields;
+        return n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         Faultline__Payload *p, *q;
@@ -54,6 +90,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!p)
                 return 0;
         check_payload(p);
+        if (unknown_fields(p) > 0) {
+                faultline__payload__free_unpacked(p, NULL);
+                return 0;
+        }
 
         len = faultline__payload__get_packed_size(p);
         packed = fl_malloc(len);

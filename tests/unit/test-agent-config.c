@@ -328,7 +328,7 @@ static const struct {
         { "\n\ninterval = 86401;\n", "3: \"interval\" is out of range: must be between 0.1 and 86400 seconds" },
         { "inventory_every = 0;\n", "1: \"inventory_every\" is out of range: must be between 1 and 1000000" },
         { "inventory_every = -1;\n", "1: \"inventory_every\" is out of range: must be between 1 and 1000000" },
-        { "spool = { max_bytes = 1099511627777; };\n",
+        { "spool = { max_bytes = 1099511627777L; };\n",
           "1: \"spool.max_bytes\" is out of range: must be between 65536 and 1099511627776" },
         { "collector = { max_message_bytes = 4095; };\n",
           "1: \"collector.max_message_bytes\" is out of range: must be between 4096 and 1073741824" },

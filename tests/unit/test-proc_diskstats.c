@@ -64,11 +64,11 @@ static void assert_parse_fails(const char *s, int r)
         assert_int_equal(n, 4242);
 }
 
-#define assert_near(a, b)                                                                               \
-        do {                                                                                            \
-                double a_ = (a), b_ = (b);                                                              \
-                if (!(fabs(a_ - b_) <= 1e-9 * fmax(1.0, fabs(b_))))                                     \
-                        fail_msg("%s = %.17g, expected %.17g", #a, a_, b_);                            \
+#define assert_near(a, b)                                                   \
+        do {                                                                \
+                double a_ = (a), b_ = (b);                                  \
+                if (!(fabs(a_ - b_) <= 1e-9 * fmax(1.0, fabs(b_))))         \
+                        fail_msg("%s = %.17g, expected %.17g", #a, a_, b_); \
         } while (0)
 
 static const struct fl_enode *find_node(const struct fl_emit *e, const char *key)
@@ -107,8 +107,7 @@ static size_t samples_of(const struct fl_emit *e, const char *key)
 }
 
 /* The value of the one sample of (key, metric), checking unit and time. */
-static double sample(const struct fl_emit *e, const char *key, const char *metric, const char *unit,
-                     uint64_t time_us)
+static double sample(const struct fl_emit *e, const char *key, const char *metric, const char *unit, uint64_t time_us)
 {
         const struct fl_esample *found = NULL;
 
@@ -206,8 +205,12 @@ struct run {
 
 static void run_init(struct run *r, const char *procfs, const char *sysfs)
 {
-        *r = (struct run){ .ctx = { .hostname = "fixture01", .procfs = procfs, .sysfs = sysfs, .devfs = "/dev",
-                                    .now_us = T0, .interval_us = TEN_S } };
+        *r = (struct run){ .ctx = { .hostname = "fixture01",
+                                    .procfs = procfs,
+                                    .sysfs = sysfs,
+                                    .devfs = "/dev",
+                                    .now_us = T0,
+                                    .interval_us = TEN_S } };
         r->state = fl_malloc0(proc_diskstats_collector.state_size);
         assert_int_equal(proc_diskstats_collector.init(r->state, &r->ctx), 0);
 }

@@ -16,9 +16,10 @@
 #define T0 UINT64_C(1700000000000000) /* any fixed time: nothing reads the clock */
 #define TEN_S UINT64_C(10000000)
 
-#define HEADER                                                                    \
-        "Inter-|   Receive                                                |  Transmit\n" \
-        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n"
+#define HEADER                                                                                                     \
+        "Inter-|   Receive                                                |  Transmit\n"                           \
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls " \
+        "carrier compressed\n"
 
 extern const struct fl_collector proc_net_dev_collector;
 
@@ -68,11 +69,11 @@ static void assert_parse_fails(const char *s, int r)
         assert_int_equal(n, 4242);
 }
 
-#define assert_near(a, b)                                                                               \
-        do {                                                                                            \
-                double a_ = (a), b_ = (b);                                                              \
-                if (!(fabs(a_ - b_) <= 1e-9 * fmax(1.0, fabs(b_))))                                     \
-                        fail_msg("%s = %.17g, expected %.17g", #a, a_, b_);                            \
+#define assert_near(a, b)                                                   \
+        do {                                                                \
+                double a_ = (a), b_ = (b);                                  \
+                if (!(fabs(a_ - b_) <= 1e-9 * fmax(1.0, fabs(b_))))         \
+                        fail_msg("%s = %.17g, expected %.17g", #a, a_, b_); \
         } while (0)
 
 static const struct fl_enode *find_node(const struct fl_emit *e, const char *key)
@@ -121,8 +122,7 @@ static bool has_sample(const struct fl_emit *e, const char *key, const char *met
 }
 
 /* The value of the one sample of (key, metric), checking unit and time. */
-static double sample(const struct fl_emit *e, const char *key, const char *metric, const char *unit,
-                     uint64_t time_us)
+static double sample(const struct fl_emit *e, const char *key, const char *metric, const char *unit, uint64_t time_us)
 {
         const struct fl_esample *found = NULL;
 
@@ -201,8 +201,7 @@ static void copy_data_file(const char *rel, const char *root, const char *dst)
 }
 
 /* A /proc/net/dev line with rx bytes, rx packets, tx bytes and tx packets. */
-static char *nd_line(const char *name, uint64_t rx_bytes, uint64_t rx_packets, uint64_t tx_bytes,
-                     uint64_t tx_packets)
+static char *nd_line(const char *name, uint64_t rx_bytes, uint64_t rx_packets, uint64_t tx_bytes, uint64_t tx_packets)
 {
         return fl_asprintf("%6s: %" PRIu64 " %" PRIu64 " 0 0 0 0 0 0 %" PRIu64 " %" PRIu64 " 0 0 0 0 0 0\n", name,
                            rx_bytes, rx_packets, tx_bytes, tx_packets);
@@ -216,8 +215,12 @@ struct run {
 
 static void run_init(struct run *r, const char *procfs, const char *sysfs)
 {
-        *r = (struct run){ .ctx = { .hostname = "fixture01", .procfs = procfs, .sysfs = sysfs, .devfs = "/dev",
-                                    .now_us = T0, .interval_us = TEN_S } };
+        *r = (struct run){ .ctx = { .hostname = "fixture01",
+                                    .procfs = procfs,
+                                    .sysfs = sysfs,
+                                    .devfs = "/dev",
+                                    .now_us = T0,
+                                    .interval_us = TEN_S } };
         r->state = fl_malloc0(proc_net_dev_collector.state_size);
         assert_int_equal(proc_net_dev_collector.init(r->state, &r->ctx), 0);
 }
@@ -314,12 +317,9 @@ static void test_parse_bad_fixtures(void **unused)
                 const char *file;
                 int r;
         } cases[] = {
-                { "proc_net_dev/bad-header.net_dev", -EBADMSG },
-                { "proc_net_dev/no-header.net_dev", -EBADMSG },
-                { "proc_net_dev/truncated.net_dev", -EBADMSG },
-                { "proc_net_dev/bad-field-count.net_dev", -EBADMSG },
-                { "proc_net_dev/malformed.net_dev", -EBADMSG },
-                { "proc_net_dev/long-name.net_dev", -E2BIG },
+                { "proc_net_dev/bad-header.net_dev", -EBADMSG },  { "proc_net_dev/no-header.net_dev", -EBADMSG },
+                { "proc_net_dev/truncated.net_dev", -EBADMSG },   { "proc_net_dev/bad-field-count.net_dev", -EBADMSG },
+                { "proc_net_dev/malformed.net_dev", -EBADMSG },   { "proc_net_dev/long-name.net_dev", -E2BIG },
                 { "proc_net_dev/overlong-line.net_dev", -E2BIG },
         };
 
@@ -338,8 +338,7 @@ static void test_parse_bad_fixtures(void **unused)
 static void test_parse_headers(void **unused)
 {
         (void)unused;
-        assert_parse_fails("Inter-|   Receive                                                |  Transmit\n",
-                           -EBADMSG);
+        assert_parse_fails("Inter-|   Receive                                                |  Transmit\n", -EBADMSG);
         /* column names swapped: counters would be mis-assigned */
         assert_parse_fails("Inter-|   Receive                                                |  Transmit\n"
                            " face |bytes    packets drop errs fifo frame compressed multicast|bytes    packets "
@@ -377,8 +376,7 @@ static void test_parse_lines(void **unused)
         proc_net_dev_free(l);
 
         /* 15 characters is the longest name */
-        assert_int_equal(parse_string(HEADER "abcdefghijklmno: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", &l, &n),
-                         0);
+        assert_int_equal(parse_string(HEADER "abcdefghijklmno: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", &l, &n), 0);
         assert_string_equal(l[0].name, "abcdefghijklmno");
         proc_net_dev_free(l);
         assert_parse_fails(HEADER "abcdefghijklmnop: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n", -E2BIG);

@@ -203,11 +203,11 @@ static void test_file_format(void **state)
         assert_int_equal(fl_read_file(path, 4096, &raw, &len), 0);
         assert_int_equal(len, HEADER_SIZE + 5);
         assert_memory_equal(raw, "FLSP", 4);
-        assert_int_equal(raw[4], 1);                /* version */
+        assert_int_equal(raw[4], 1); /* version */
         assert_int_equal(raw[5], FL_SPOOL_KEEP);
-        assert_int_equal((uint8_t)raw[8], 7);       /* epoch, little-endian */
-        assert_int_equal((uint8_t)raw[16], 42);     /* sequence */
-        assert_int_equal((uint8_t)raw[24], 5);      /* data length */
+        assert_int_equal((uint8_t)raw[8], 7); /* epoch, little-endian */
+        assert_int_equal((uint8_t)raw[16], 42); /* sequence */
+        assert_int_equal((uint8_t)raw[24], 5); /* data length */
         assert_memory_equal(raw + HEADER_SIZE, "hello", 5);
         assert_int_equal(stat(path, &st), 0);
         assert_int_equal(st.st_mode & 07777, 0600);
@@ -679,8 +679,7 @@ static void test_index_model(void **state)
                         unsigned first = 0;
                         while (!held[first])
                                 first++;
-                        expect_head(s, first / 10, first % 10, first % 3 ? FL_SPOOL_METRICS : FL_SPOOL_KEEP,
-                                    1 + first);
+                        expect_head(s, first / 10, first % 10, first % 3 ? FL_SPOOL_METRICS : FL_SPOOL_KEEP, 1 + first);
                         assert_int_equal(fl_spool_remove(s, first / 10, first % 10), 0);
                         held[first] = false;
                         n--;
