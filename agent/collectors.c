@@ -17,3 +17,14 @@ int fl_collector_check(const struct fl_collector *c)
                 return -E2BIG;
         return 0;
 }
+
+void fl_thresholds_defaults(struct fl_thresholds *t)
+{
+        *t = (struct fl_thresholds){
+                .disk_ioerr_critical_per_s = 1.0,
+                .disk_error_hold_us = 600 * 1000000ull,
+                .fs_warning_pct = 90,
+                .fs_critical_pct = 95,
+                .nic_error_warning_per_s = 1.0,
+        };
+}

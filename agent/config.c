@@ -27,6 +27,16 @@ static const struct fl_conf_option agent_options[] = {
         O("paths.procfs", FL_CONF_STRING, procfs, 0, 0),
         O("paths.sysfs", FL_CONF_STRING, sysfs, 0, 0),
         O("paths.devfs", FL_CONF_STRING, devfs, 0, 0),
+        { "detectors.disk.ioerr_critical_rate", FL_CONF_DOUBLE,
+          offsetof(struct fl_agent_config, thresholds.disk_ioerr_critical_per_s), 0, 1e9, NULL },
+        { "detectors.disk.error_hold", FL_CONF_SECONDS, offsetof(struct fl_agent_config, thresholds.disk_error_hold_us),
+          0, 7 * 86400, NULL },
+        { "detectors.filesystem.warning_pct", FL_CONF_DOUBLE,
+          offsetof(struct fl_agent_config, thresholds.fs_warning_pct), 0, 100, NULL },
+        { "detectors.filesystem.critical_pct", FL_CONF_DOUBLE,
+          offsetof(struct fl_agent_config, thresholds.fs_critical_pct), 0, 100, NULL },
+        { "detectors.nic.error_rate_warning", FL_CONF_DOUBLE,
+          offsetof(struct fl_agent_config, thresholds.nic_error_warning_per_s), 0, 1e12, NULL },
         { "log_level", FL_CONF_ENUM, offsetof(struct fl_agent_config, log_level), 0, 0, log_levels },
 };
 
@@ -43,6 +53,7 @@ void fl_agent_config_defaults(struct fl_agent_config *c)
                 .rootfs = fl_strdup("/"),
                 .log_level = FL_LOG_INFO,
         };
+        fl_thresholds_defaults(&c->thresholds);
 }
 
 int fl_agent_config_load(struct fl_agent_config *c, const char *path, char **ret_error)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include "collector.h"
 #include "conf.h"
 #include "util.h"
 
@@ -22,6 +23,7 @@ struct fl_agent_config {
         char *sysfs;
         char *devfs;
         int log_level;
+        struct fl_thresholds thresholds;
 };
 
 void fl_agent_config_defaults(struct fl_agent_config *c);

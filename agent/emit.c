@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "emit.h"
 
+#include "strmap.h"
+
 #include <stdarg.h>
 
 /* The series index (series_slots) is an open-addressing table of
@@ -153,4 +155,93 @@ void fl_emit_free(struct fl_emit *e)
         free(e->states);
         free(e->series_slots);
         *e = (struct fl_emit){ 0 };
+}
+
+static void free_node(struct fl_enode *n)
+{
+        for (size_t j = 0; j < n->n_attrs; j++) {
+                free(n->attrs[j].key);
+                free(n->attrs[j].value);
+        }
+        free(n->attrs);
+        free(n->key);
+        free(n->kind);
+}
+
+/* Several collectors may describe the same node (the disk seen by the
+ * topology and by the I/O collector) or judge it (one detector per source).
+ * One node per key: the first kind wins, attributes are merged (first value
+ * wins). One state per key: the worst, with the reasons of every detector
+ * that found that state joined. Duplicate edges go. */
+void fl_emit_finalize(struct fl_emit *e)
+{
+        struct fl_strmap seen;
+        size_t out = 0;
+
+        fl_strmap_init(&seen, 0);
+        for (size_t i = 0; i < e->n_nodes; i++) {
+                struct fl_enode *n = &e->nodes[i];
+                int64_t at;
+                if (fl_strmap_get(&seen, n->key, &at)) {
+                        struct fl_enode *keep = &e->nodes[at];
+                        for (size_t j = 0; j < n->n_attrs; j++) {
+                                bool have = false;
+                                for (size_t k = 0; k < keep->n_attrs && !have; k++)
+                                        have = strcmp(keep->attrs[k].key, n->attrs[j].key) == 0;
+                                if (!have)
+                                        fl_emit_attr(keep, n->attrs[j].key, n->attrs[j].value);
+                        }
+                        if (keep->min_ok < 0)
+                                keep->min_ok = n->min_ok;
+                        free_node(n);
+                        continue;
+                }
+                fl_strmap_put(&seen, n->key, (int64_t)out);
+                e->nodes[out++] = *n;
+        }
+        e->n_nodes = out;
+
+        fl_strmap_clear(&seen);
+        out = 0;
+        for (size_t i = 0; i < e->n_edges; i++) {
+                struct fl_eedge *d = &e->edges[i];
+                _cleanup_free_ char *k = fl_asprintf("%s\x1f%s\x1f%s", d->from, d->to, d->type);
+                int64_t at;
+                if (fl_strmap_get(&seen, k, &at)) {
+                        free(d->from);
+                        free(d->to);
+                        free(d->type);
+                        continue;
+                }
+                fl_strmap_put(&seen, k, (int64_t)out);
+                e->edges[out++] = *d;
+        }
+        e->n_edges = out;
+
+        fl_strmap_clear(&seen);
+        out = 0;
+        for (size_t i = 0; i < e->n_states; i++) {
+                struct fl_estate *s = &e->states[i];
+                int64_t at;
+                if (!fl_strmap_get(&seen, s->key, &at)) {
+                        fl_strmap_put(&seen, s->key, (int64_t)out);
+                        e->states[out++] = *s;
+                        continue;
+                }
+                struct fl_estate *keep = &e->states[at];
+                if (s->state > keep->state) {
+                        free(keep->reason);
+                        keep->reason = TAKE_PTR(s->reason);
+                        keep->state = s->state;
+                } else if (s->state == keep->state && s->reason && s->state != FL_STATE_OK) {
+                        char *joined =
+                                keep->reason ? fl_asprintf("%s; %s", keep->reason, s->reason) : fl_strdup(s->reason);
+                        free(keep->reason);
+                        keep->reason = joined;
+                }
+                free(s->key);
+                free(s->reason);
+        }
+        e->n_states = out;
+        fl_strmap_free(&seen);
 }

@@ -81,5 +81,7 @@ void fl_emit_sample(struct fl_emit *e, const char *node_key, const char *metric,
                     double value);
 _printf_(4, 5) void fl_emit_state(struct fl_emit *e, const char *key, enum fl_state state, const char *reason_fmt, ...);
 
+/* Merges duplicate nodes, edges and states; call once per cycle. */
+void fl_emit_finalize(struct fl_emit *e);
 void fl_emit_reset(struct fl_emit *e);
 void fl_emit_free(struct fl_emit *e);

@@ -388,11 +388,13 @@ int main(int argc, char **argv)
         for (;;) {
                 struct fl_agent_ctx ctx = {
                         .hostname = id.hostname,
+                        .rootfs = cfg.rootfs,
                         .procfs = procfs,
                         .sysfs = sysfs,
                         .devfs = devfs,
                         .now_us = fl_now_us(),
                         .interval_us = cfg.interval_us,
+                        .thresholds = &cfg.thresholds,
                 };
 
                 fl_emit_reset(&emit);
@@ -402,6 +404,7 @@ int main(int argc, char **argv)
                         fl_emit_state(&emit, hk, FL_STATE_OK, "agent reporting");
                 }
                 run_collectors(rc, fl_collectors_count, &ctx, &emit);
+                fl_emit_finalize(&emit);
 
                 if (once && !primed) {
                         /* Rates need two readings: --once takes a second one

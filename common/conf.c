@@ -269,6 +269,14 @@ static int apply(const char *file, const config_setting_t *s, const struct fl_co
                         return fail(ret_error, file, s, "\"%s\" is out of range: must be between %s", o->path, range);
                 *(uint64_t *)field = (uint64_t)d;
                 return 0;
+        case FL_CONF_DOUBLE:
+                snprintf(range, sizeof(range), "%g and %g", o->min, o->max);
+                if (!get_number(s, &d))
+                        return fail(ret_error, file, s, "\"%s\" must be a number between %s", o->path, range);
+                if (!(d >= o->min && d <= o->max))
+                        return fail(ret_error, file, s, "\"%s\" is out of range: must be between %s", o->path, range);
+                *(double *)field = d;
+                return 0;
         case FL_CONF_SECONDS:
                 snprintf(range, sizeof(range), "%g and %g", o->min, o->max);
                 if (!get_number(s, &d))

@@ -22,6 +22,7 @@ enum fl_conf_type {
         FL_CONF_SECONDS, /* uint64_t microseconds, from a number of seconds */
         FL_CONF_STRING_LIST, /* struct fl_strv */
         FL_CONF_ENUM, /* int, index into choices */
+        FL_CONF_DOUBLE, /* double within [min, max] */
         FL_CONF_BYTES, /* uint64_t: an integer, or a string with a unit such as "256M" */
 };
 
