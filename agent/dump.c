@@ -3,7 +3,7 @@
 
 #include <jansson.h>
 
-int fl_dump_json(const struct fl_emit *e, FILE *out)
+int fl_dump_json(const struct fl_emit *e, FILE *out, bool one_line)
 {
         json_auto_t *root = json_object();
         json_t *nodes = json_array(), *edges = json_array(), *states = json_array(), *samples = json_array();
@@ -39,7 +39,7 @@ int fl_dump_json(const struct fl_emit *e, FILE *out)
                                                 "unit", s->unit, "time_us", (json_int_t)e->samples[i].time_us, "value",
                                                 e->samples[i].value));
         }
-        if (json_dumpf(root, out, JSON_INDENT(2) | JSON_ENSURE_ASCII) < 0)
+        if (json_dumpf(root, out, (one_line ? JSON_COMPACT : JSON_INDENT(2)) | JSON_ENSURE_ASCII) < 0)
                 return -EIO;
         fputc('\n', out);
         return 0;

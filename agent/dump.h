@@ -5,5 +5,6 @@
 
 #include "emit.h"
 
-/* Prints a cycle as one JSON object: nodes, edges, states, samples. */
-int fl_dump_json(const struct fl_emit *e, FILE *out);
+/* Prints a cycle as one JSON object: nodes, edges, states, samples;
+ * indented, or on one line (JSON lines, one object per cycle). */
+int fl_dump_json(const struct fl_emit *e, FILE *out, bool one_line);

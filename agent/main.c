@@ -46,7 +46,11 @@ static void usage(FILE *f)
                    "      --once             run one cycle (two readings, for rates), deliver it, exit\n"
                    "      --cycles N         run N cycles, deliver everything spooled, exit\n"
                    "      --drain-timeout S  how long --once/--cycles wait for acks (default 30)\n"
-                   "      --dump             print the cycle as JSON on stdout, send nothing\n"
+                   "      --dump             print the cycle as JSON on stdout, send nothing; with\n"
+                   "                         --cycles N, one JSON object per line and cycle\n"
+                   "      --interval S       seconds between cycles (overrides the configuration)\n"
+                   "      --clock-step S     with --dump: the clock of cycle i is start + i*S seconds, so\n"
+                   "                         that replays of captured trees give the same output\n"
                    "      --hostname NAME    scope of every node key (default: detected)\n"
                    "      --rootfs DIR       root for /etc files (default /)\n"
                    "      --procfs DIR       root of /proc (default ROOTFS/proc)\n"
@@ -184,12 +188,16 @@ int main(int argc, char **argv)
                 OPT_VERSION,
                 OPT_CYCLES,
                 OPT_DRAIN_TIMEOUT,
+                OPT_INTERVAL,
+                OPT_CLOCK_STEP,
         };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
                 { "once", no_argument, NULL, OPT_ONCE },
                 { "cycles", required_argument, NULL, OPT_CYCLES },
                 { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+                { "interval", required_argument, NULL, OPT_INTERVAL },
+                { "clock-step", required_argument, NULL, OPT_CLOCK_STEP },
                 { "dump", no_argument, NULL, OPT_DUMP },
                 { "hostname", required_argument, NULL, OPT_HOSTNAME },
                 { "rootfs", required_argument, NULL, OPT_ROOTFS },
@@ -208,6 +216,7 @@ int main(int argc, char **argv)
         const char *o_hostname = NULL, *o_rootfs = NULL, *o_procfs = NULL, *o_sysfs = NULL, *o_devfs = NULL;
         const char *o_key_file = NULL;
         uint64_t max_cycles = 0, cycles = 0, drain_timeout_s = 30, samples_submitted = 0, metric_batches = 0;
+        double o_interval = 0, o_clock_step = 0;
         bool once = false, dump = false, keygen = false, print_pk = false, verbose = false;
         struct fl_agent_config cfg;
         struct fl_identity id = { 0 };
@@ -231,6 +240,19 @@ int main(int argc, char **argv)
                 case OPT_CYCLES:
                         if (fl_safe_atou64(optarg, &max_cycles) < 0 || max_cycles == 0) {
                                 fl_error("--cycles needs a positive whole number, not \"%s\"", optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_INTERVAL:
+                        if (fl_safe_atod(optarg, &o_interval) < 0 || o_interval < 0.01 || o_interval > 86400) {
+                                fl_error("--interval needs a number of seconds between 0.01 and 86400, not \"%s\"",
+                                         optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_CLOCK_STEP:
+                        if (fl_safe_atod(optarg, &o_clock_step) < 0 || o_clock_step <= 0 || o_clock_step > 86400) {
+                                fl_error("--clock-step needs a number of seconds, not \"%s\"", optarg);
                                 return 2;
                         }
                         break;
@@ -285,8 +307,12 @@ int main(int argc, char **argv)
                 fl_error("unexpected argument \"%s\"", argv[optind]);
                 return 2;
         }
-        if (dump && !once) {
-                fl_error("--dump needs --once");
+        if (o_clock_step > 0 && !dump) {
+                fl_error("--clock-step is for --dump only");
+                return 2;
+        }
+        if (dump && !once && !max_cycles) {
+                fl_error("--dump needs --once or --cycles");
                 return 2;
         }
 
@@ -302,6 +328,8 @@ int main(int argc, char **argv)
                 }
         }
         fl_log_set_level(verbose ? FL_LOG_DEBUG : (enum fl_log_level)cfg.log_level);
+        if (o_interval > 0)
+                cfg.interval_us = (uint64_t)(o_interval * 1e6);
         if (o_key_file) {
                 free(cfg.key_file);
                 cfg.key_file = fl_strdup(o_key_file);
@@ -383,7 +411,7 @@ int main(int argc, char **argv)
         fl_info("agent for host \"%s\" started: interval %.1f s, %zu collectors", id.hostname,
                 (double)cfg.interval_us / 1e6, fl_collectors_count);
 
-        uint64_t next = fl_mono_us();
+        uint64_t next = fl_mono_us(), start_us = fl_now_us(), iteration = 0;
         bool primed = false;
         for (;;) {
                 struct fl_agent_ctx ctx = {
@@ -392,11 +420,13 @@ int main(int argc, char **argv)
                         .procfs = procfs,
                         .sysfs = sysfs,
                         .devfs = devfs,
-                        .now_us = fl_now_us(),
+                        .now_us =
+                                o_clock_step > 0 ? start_us + (uint64_t)(iteration * o_clock_step * 1e6) : fl_now_us(),
                         .interval_us = cfg.interval_us,
                         .thresholds = &cfg.thresholds,
                 };
 
+                iteration++;
                 fl_emit_reset(&emit);
                 fl_identity_emit(&id, &emit);
                 {
@@ -413,9 +443,24 @@ int main(int argc, char **argv)
                         usleep((useconds_t)FL_MIN(cfg.interval_us, 1000000ull));
                         continue;
                 }
-                if (dump) {
-                        ret = fl_dump_json(&emit, stdout) < 0;
+                if (dump && once) {
+                        ret = fl_dump_json(&emit, stdout, false) < 0;
                         goto out;
+                }
+                if (dump) {
+                        if (fl_dump_json(&emit, stdout, true) < 0)
+                                goto out;
+                        fflush(stdout);
+                        if (++cycles >= max_cycles) {
+                                ret = 0;
+                                goto out;
+                        }
+                        next += cfg.interval_us;
+                        while (!stop_requested && fl_mono_us() < next)
+                                usleep((useconds_t)FL_MIN(next - fl_mono_us(), 100000ull));
+                        if (stop_requested)
+                                break;
+                        continue;
                 }
 
                 struct fl_spool_stats ss;

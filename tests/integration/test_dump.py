@@ -11,7 +11,9 @@ import glob
 import json
 import os
 import re
+import shutil
 import subprocess
+import tempfile
 
 from harness import AGENT, DATA, Failure, check, run
 
@@ -69,43 +71,90 @@ def as_text(d):
     return json.dumps(d, indent=2, sort_keys=True) + "\n"
 
 
-def trees():
-    """Trees with a golden file; when regenerating, also every tree that
-    has both a proc and a sys directory (a new fixture gets its file)."""
-    found = set(os.path.dirname(p) for p in glob.glob(os.path.join(DATA, "hosts", "*", "expected-dump.json")))
-    if os.environ.get("FL_REGENERATE") == "1":
-        for root in glob.glob(os.path.join(DATA, "hosts", "*")):
-            if os.path.isdir(os.path.join(root, "proc")) and os.path.isdir(os.path.join(root, "sys")):
-                found.add(root)
-    return sorted(found)
+# Scenarios: a base tree and the overlays applied before each later cycle
+# (see tests/data/hosts/README.md). Each is replayed through the agent with
+# --dump --cycles and a fixed clock step of 10 s, in a temporary copy of the
+# tree that the test updates between cycles; the golden file holds every
+# cycle's output.
+SCENARIOS = {
+    "plain": [],
+    "raid1-lvm": [],
+    "raid5-faulty": [],
+    "raid5-faulty-rebuild": [],
+    "nvme": [],
+    "disk-ioerr": ["disk-ioerr-later", "disk-ioerr-offline"],
+    "bond-crc": ["bond-crc-later"],
+}
 
 
-def fixture_dump(root):
-    rc, out, err = dump("--procfs", os.path.join(root, "proc"), "--sysfs", os.path.join(root, "sys"), "--rootfs",
-                        root, "--hostname", HOSTNAME)
-    check(rc == 0, f"{root}: exit status {rc}; stderr:\n{err}")
-    check(out is not None, f"{root}: nothing on stdout")
-    return normalise(out)
+def copy_tree(src, dst):
+    """cp -a src/. dst/: files are rewritten in place (same inode, as the
+    kernel updates /proc and /sys), symlinks replaced."""
+    for dirpath, dirnames, filenames in os.walk(src):
+        rel = os.path.relpath(dirpath, src)
+        target = os.path.join(dst, rel)
+        os.makedirs(target, exist_ok=True)
+        for name in dirnames + filenames:
+            s_path, d_path = os.path.join(dirpath, name), os.path.join(target, name)
+            if os.path.islink(s_path):
+                if os.path.lexists(d_path):
+                    if os.path.isdir(d_path) and not os.path.islink(d_path):
+                        shutil.rmtree(d_path)
+                    else:
+                        os.unlink(d_path)
+                os.symlink(os.readlink(s_path), d_path)
+                if name in dirnames:
+                    dirnames.remove(name)  # do not descend through a link
+            elif name in filenames:
+                with open(s_path, "rb") as fi, open(d_path, "wb") as fo:
+                    fo.write(fi.read())
+
+
+def replay(name, overlays):
+    """Runs the scenario; returns the normalised output of every cycle."""
+    base = os.path.join(DATA, "hosts", name)
+    with tempfile.TemporaryDirectory(prefix="fl-dump-") as tmp:
+        root = os.path.join(tmp, "root")
+        copy_tree(base, root)
+        # Two readings of the base tree so rates exist, then one per overlay.
+        cycles = 2 + len(overlays)
+        p = subprocess.Popen([AGENT, "--dump", "--cycles", str(cycles), "--interval", "1", "--clock-step", "10",
+                              "--rootfs", root, "--procfs", os.path.join(root, "proc"), "--sysfs",
+                              os.path.join(root, "sys"), "--devfs", os.path.join(root, "dev")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        outs = []
+        try:
+            for i in range(cycles):
+                line = p.stdout.readline()
+                check(line, f"{name}: the agent stopped after {i} cycles: {p.stderr.read()}")
+                outs.append(normalise(json.loads(line)))
+                if i >= 1 and i - 1 < len(overlays):
+                    copy_tree(os.path.join(DATA, "hosts", overlays[i - 1]), root)
+            check(p.wait(timeout=30) == 0, f"{name}: exit status {p.returncode}: {p.stderr.read()}")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return outs[1:]  # the first cycle has no rates yet
 
 
 def test_dump():
     regenerate = os.environ.get("FL_REGENERATE") == "1"
-    roots = trees()
-    check(roots, "no tests/data/hosts/*/expected-dump.json found")
     failures = []
-    for root in roots:
-        path = os.path.join(root, "expected-dump.json")
-        got = as_text(fixture_dump(root))
+    for name, overlays in SCENARIOS.items():
+        path = os.path.join(DATA, "hosts", name, "expected-dump.json")
+        got = as_text({"cycles": replay(name, overlays)})
         if regenerate:
             with open(path, "w") as f:
                 f.write(got)
             print(f"wrote {path}")
             continue
+        check(os.path.exists(path), f"{path} missing (FL_REGENERATE=1 writes it)")
         with open(path) as f:
             want = f.read()
         if json.loads(want) != json.loads(got):
             diff = "".join(difflib.unified_diff(want.splitlines(True), got.splitlines(True), path, "agent output"))
-            failures.append(f"{os.path.basename(root)} differs from {path}:\n{diff}")
+            failures.append(f"{name} differs from {path}:\n{diff}")
     check(not failures, "\n".join(failures) + "\n(FL_REGENERATE=1 rewrites the files; review the diff)")
 
 
