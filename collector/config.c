@@ -24,6 +24,7 @@ static const struct fl_conf_option collector_options[] = {
         O("group.max_batches", FL_CONF_UINT, group_max_batches, 1, 1000000),
         O("retention_days", FL_CONF_UINT, retention_days, 1, 36500),
         O("key_refresh", FL_CONF_SECONDS, key_refresh_us, 1, 3600),
+        O("silent_intervals", FL_CONF_UINT, silent_intervals, 1, 1000),
         { "log_level", FL_CONF_ENUM, offsetof(struct fl_collector_config, log_level), 0, 0, log_levels },
 };
 
@@ -43,6 +44,7 @@ void fl_collector_config_defaults(struct fl_collector_config *c)
                 .group_max_batches = 2000,
                 .retention_days = 30,
                 .key_refresh_us = 10 * 1000000ull,
+                .silent_intervals = 3,
                 .log_level = FL_LOG_INFO,
         };
         fl_strv_add(&c->listen, "tcp://127.0.0.1:7411");

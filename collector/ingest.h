@@ -26,6 +26,7 @@ struct fl_collector_config {
         uint64_t group_max_batches;
         uint64_t retention_days;
         uint64_t key_refresh_us;
+        uint64_t silent_intervals; /* an agent silent this many intervals: its nodes are unknown */
         int log_level;
 };
 

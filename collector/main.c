@@ -10,6 +10,7 @@
 #include "envelope.h"
 #include "ingest.h"
 #include "log.h"
+#include "propagate.h"
 #include "store.h"
 
 static void usage(FILE *f)
@@ -83,6 +84,7 @@ int main(int argc, char **argv)
         struct fl_collector_config cfg;
         struct fl_keypair kp;
         struct fl_ingest *in = NULL;
+        struct fl_propagator *prop = NULL;
         int c, r, ret = 1;
 
         fl_log_setup("faultline-collector", FL_LOG_INFO);
@@ -206,10 +208,16 @@ int main(int argc, char **argv)
         fl_keypair_wipe(&kp);
         if (r < 0)
                 goto out;
+        if (fl_propagator_start(cfg.database, (int)cfg.silent_intervals, &prop) < 0) {
+                fl_error("could not start the propagation thread");
+                fl_ingest_stop(in);
+                goto out;
+        }
         fl_info("collector \"%s\" ready", cfg.name);
         while (!stop_requested)
                 pause();
         fl_info("stopping; batches not yet committed will be resent by their agents");
+        fl_propagator_stop(prop);
         fl_ingest_stop(in);
         ret = 0;
 out:

@@ -2,6 +2,8 @@
 #include "store.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <libpq-fe.h>
 
 #include "log.h"
@@ -602,4 +604,225 @@ void fl_status_rows_free(struct fl_status_row *rows, size_t n)
                 free(rows[i].agent);
         }
         free(rows);
+}
+
+int fl_store_try_leader(struct fl_store *s, bool *ret_leader)
+{
+        _cleanup_pgresult_ PGresult *res = PQexec(s->conn, "SELECT pg_try_advisory_lock(7411100)");
+        int r = expect(s, res, PGRES_TUPLES_OK, "asking for the propagation lock");
+        if (r < 0)
+                return r;
+        *ret_leader = PQgetvalue(res, 0, 0)[0] == 't';
+        return 0;
+}
+
+int fl_store_listen_dirty(struct fl_store *s)
+{
+        return exec_simple(s, "LISTEN faultline_dirty", "listening for changes");
+}
+
+int fl_store_wait_notify(struct fl_store *s, int timeout_ms)
+{
+        int got = 0;
+        PGnotify *n;
+
+        if (PQconsumeInput(s->conn) != 1)
+                return fail(s, NULL, "waiting for changes");
+        while ((n = PQnotifies(s->conn))) {
+                got = 1;
+                PQfreemem(n);
+        }
+        if (got)
+                return 1;
+        int fd = PQsocket(s->conn);
+        if (fd < 0)
+                return fail(s, NULL, "waiting for changes");
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int r = poll(&pfd, 1, timeout_ms);
+        if (r < 0)
+                return errno == EINTR ? 0 : -errno;
+        if (r == 0)
+                return 0;
+        if (PQconsumeInput(s->conn) != 1)
+                return fail(s, NULL, "waiting for changes");
+        while ((n = PQnotifies(s->conn))) {
+                got = 1;
+                PQfreemem(n);
+        }
+        return got;
+}
+
+static char *i64_array(const int64_t *v, size_t n)
+{
+        size_t cap = 2 + n * 21 + 1, len = 0;
+        char *buf = fl_malloc(cap);
+
+        buf[len++] = '{';
+        for (size_t i = 0; i < n; i++)
+                len += (size_t)snprintf(buf + len, cap - len, "%s%" PRId64, i ? "," : "", v[i]);
+        buf[len++] = '}';
+        buf[len] = '\0';
+        return buf;
+}
+
+static int stream_rows(struct fl_store *s, const char *sql, const char *param, void (*row_fn)(PGresult *, void *),
+                       void *userdata, const char *what)
+{
+        const char *params[1] = { param };
+
+        /* A NULL param is SQL NULL: the queries treat it as "all". */
+        if (!PQsendQueryParams(s->conn, sql, 1, NULL, params, NULL, NULL, 0))
+                return fail(s, NULL, what);
+        PQsetSingleRowMode(s->conn);
+        int r = 0;
+        for (PGresult *res; (res = PQgetResult(s->conn));) {
+                ExecStatusType st = PQresultStatus(res);
+                if (st == PGRES_SINGLE_TUPLE)
+                        row_fn(res, userdata);
+                else if (st != PGRES_TUPLES_OK && r == 0)
+                        r = fail(s, res, what);
+                PQclear(res);
+        }
+        return r;
+}
+
+struct node_stream {
+        fl_store_node_fn fn;
+        void *userdata;
+};
+
+static void node_row(PGresult *res, void *u)
+{
+        struct node_stream *ns = u;
+        struct fl_node_row row = {
+                .id = parse_i64(PQgetvalue(res, 0, 0)),
+                .key = PQgetvalue(res, 0, 1),
+                .own_state = PQgetvalue(res, 0, 2),
+                .effective_state = PQgetvalue(res, 0, 3),
+                .removed = PQgetvalue(res, 0, 4)[0] == 't',
+                .min_ok = PQgetisnull(res, 0, 5) ? -1 : (int)parse_i64(PQgetvalue(res, 0, 5)),
+        };
+        ns->fn(ns->userdata, &row);
+}
+
+int fl_store_load_nodes(struct fl_store *s, const int64_t *ids, size_t n, fl_store_node_fn fn, void *userdata)
+{
+        struct node_stream ns = { fn, userdata };
+        _cleanup_free_ char *arr = ids ? i64_array(ids, n) : NULL;
+
+        return stream_rows(s,
+                           "SELECT id, key, faultline.own_effective(own_state, stale)::text, effective_state::text,"
+                           " removed_at IS NOT NULL, min_ok FROM faultline.nodes"
+                           " WHERE $1::bigint[] IS NULL OR id = ANY ($1::bigint[])",
+                           arr, node_row, &ns, "loading nodes");
+}
+
+struct edge_stream {
+        fl_store_edge_fn fn;
+        void *userdata;
+};
+
+static void edge_row(PGresult *res, void *u)
+{
+        struct edge_stream *es = u;
+        es->fn(es->userdata, parse_i64(PQgetvalue(res, 0, 0)), parse_i64(PQgetvalue(res, 0, 1)));
+}
+
+int fl_store_load_edges(struct fl_store *s, const int64_t *from_ids, size_t n, fl_store_edge_fn fn, void *userdata)
+{
+        struct edge_stream es = { fn, userdata };
+        _cleanup_free_ char *arr = from_ids ? i64_array(from_ids, n) : NULL;
+
+        return stream_rows(s,
+                           "SELECT from_id, to_id FROM faultline.edges"
+                           " WHERE $1::bigint[] IS NULL OR from_id = ANY ($1::bigint[]) ORDER BY from_id",
+                           arr, edge_row, &es, "loading edges");
+}
+
+int fl_store_take_dirty(struct fl_store *s, int64_t **ret_ids, bool **ret_graph, size_t *ret_n)
+{
+        _cleanup_pgresult_ PGresult *res = PQexec(s->conn, "DELETE FROM faultline.dirty RETURNING node_id, graph");
+        int r = expect(s, res, PGRES_TUPLES_OK, "taking changed nodes");
+        if (r < 0)
+                return r;
+        size_t n = (size_t)PQntuples(res);
+        int64_t *ids = fl_new0(int64_t, n);
+        bool *graph = fl_new0(bool, n);
+        for (size_t i = 0; i < n; i++) {
+                ids[i] = parse_i64(PQgetvalue(res, (int)i, 0));
+                graph[i] = PQgetvalue(res, (int)i, 1)[0] == 't';
+        }
+        *ret_ids = ids;
+        *ret_graph = graph;
+        *ret_n = n;
+        return 0;
+}
+
+int fl_store_write_effective(struct fl_store *s, const struct fl_effective_change *c, size_t n)
+{
+        _cleanup_free_ int64_t *ids = fl_new0(int64_t, n);
+        _cleanup_free_ const char **olds = fl_new0(const char *, n), **news = fl_new0(const char *, n),
+                                  **causes = fl_new0(const char *, n), **changed = fl_new0(const char *, n);
+        int r;
+
+        if (n == 0)
+                return 0;
+        for (size_t i = 0; i < n; i++) {
+                ids[i] = c[i].id;
+                olds[i] = c[i].old_state;
+                news[i] = c[i].new_state;
+                causes[i] = c[i].cause_key;
+                changed[i] = c[i].state_changed ? "t" : "f";
+        }
+        _cleanup_free_ char *pi = i64_array(ids, n), *po = text_array(olds, n), *pn = text_array(news, n),
+                            *pc = text_array(causes, n), *pb = text_array(changed, n);
+        const char *params[5] = { pi, po, pn, pc, pb };
+
+        r = fl_store_begin(s);
+        if (r < 0)
+                return r;
+        {
+                _cleanup_pgresult_ PGresult *res =
+                        PQexecParams(s->conn,
+                                     "WITH c AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[],"
+                                     " $5::boolean[]) AS c (id, old, new, cause, changed)),"
+                                     " upd AS (UPDATE faultline.nodes n SET effective_state = c.new::faultline.state,"
+                                     " effective_cause = c.cause,"
+                                     " effective_since = CASE WHEN c.changed THEN now() ELSE n.effective_since END"
+                                     " FROM c WHERE n.id = c.id RETURNING n.id)"
+                                     " INSERT INTO faultline.effective_changes (node_id, old_state, new_state, cause)"
+                                     " SELECT c.id, c.old::faultline.state, c.new::faultline.state, c.cause FROM c"
+                                     " WHERE c.changed AND c.id IN (SELECT id FROM upd)",
+                                     5, NULL, params, NULL, NULL, 0);
+                r = expect(s, res, PGRES_COMMAND_OK, "storing effective states");
+                if (r < 0)
+                        goto fail;
+        }
+        {
+                _cleanup_pgresult_ PGresult *res = PQexecParams(
+                        s->conn,
+                        "SELECT pg_notify('faultline_state', json_build_object('key', n.key, 'kind', n.kind,"
+                        " 'old', c.old, 'new', c.new, 'cause', c.cause, 'at', now())::text)"
+                        " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::boolean[])"
+                        " AS c (id, old, new, cause, changed) JOIN faultline.nodes n ON n.id = c.id WHERE c.changed",
+                        5, NULL, params, NULL, NULL, 0);
+                r = expect(s, res, PGRES_TUPLES_OK, "publishing state changes");
+                if (r < 0)
+                        goto fail;
+        }
+        return fl_store_commit(s);
+fail:
+        fl_store_rollback(s);
+        return r;
+}
+
+int fl_store_mark_silent(struct fl_store *s, int intervals)
+{
+        char k[16];
+        const char *params[1] = { k };
+
+        snprintf(k, sizeof(k), "%d", intervals);
+        _cleanup_pgresult_ PGresult *res =
+                PQexecParams(s->conn, "SELECT faultline.mark_silent_agents($1)", 1, NULL, params, NULL, NULL, 0);
+        return expect(s, res, PGRES_TUPLES_OK, "marking silent agents");
 }

@@ -107,3 +107,38 @@ struct fl_status_row {
 };
 int fl_store_status(struct fl_store *s, const char *kind, bool not_ok, struct fl_status_row **ret, size_t *ret_n);
 void fl_status_rows_free(struct fl_status_row *rows, size_t n);
+
+/* Propagation (the leader's connection). */
+int fl_store_try_leader(struct fl_store *s, bool *ret_leader);
+int fl_store_listen_dirty(struct fl_store *s);
+/* 1 when a notification arrived (all pending ones are consumed), 0 on
+ * timeout. */
+int fl_store_wait_notify(struct fl_store *s, int timeout_ms);
+
+struct fl_node_row {
+        int64_t id;
+        const char *key;
+        const char *own_state; /* as propagation sees it: stale is at least unknown */
+        const char *effective_state;
+        bool removed;
+        int min_ok; /* -1: NULL */
+};
+typedef void (*fl_store_node_fn)(void *userdata, const struct fl_node_row *row);
+typedef void (*fl_store_edge_fn)(void *userdata, int64_t from_id, int64_t to_id);
+/* ids NULL: every node (streamed row by row). */
+int fl_store_load_nodes(struct fl_store *s, const int64_t *ids, size_t n, fl_store_node_fn fn, void *userdata);
+/* from_ids NULL: every edge. */
+int fl_store_load_edges(struct fl_store *s, const int64_t *from_ids, size_t n, fl_store_edge_fn fn, void *userdata);
+int fl_store_take_dirty(struct fl_store *s, int64_t **ret_ids, bool **ret_graph, size_t *ret_n);
+
+struct fl_effective_change {
+        int64_t id;
+        const char *old_state;
+        const char *new_state;
+        const char *cause_key; /* NULL: its own state explains it */
+        bool state_changed; /* false: only the cause moved */
+};
+/* Stores the changes, their history and NOTIFY faultline_state, in one
+ * transaction. */
+int fl_store_write_effective(struct fl_store *s, const struct fl_effective_change *c, size_t n);
+int fl_store_mark_silent(struct fl_store *s, int intervals);

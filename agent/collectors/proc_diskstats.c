@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Block device I/O rates from <procfs>/diskstats, and one inventory node per
- * whole disk, md array and device-mapper device.
+ * Block device I/O rates from <procfs>/diskstats, as samples of the nodes
+ * that sys_block reports: this collector emits no nodes of its own.
  *
- * Which devices: those listed in <sysfs>/block (partitions are not, so they
- * drop out by themselves), minus loop, ram and zram devices, which carry no
- * real I/O worth alerting on and can number in the hundreds.
+ * Which devices: every line of diskstats that blockdev_identify() names a
+ * disk, partition, md array or device-mapper device, keyed with
+ * blockdev_key() exactly as sys_block keys its nodes. Virtual devices
+ * (loop, ram, zram, ...) carry no I/O worth alerting on and can number in
+ * the hundreds; they, and partitions of them, are skipped. Identifying a
+ * device takes a few sysfs lookups, so the result is cached per device
+ * name and number and redone only when the set of devices changes.
  */
 #include "proc_diskstats.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
 
+#include "blockdev.h"
 #include "collector.h"
 
 #define SECTOR_SIZE 512
@@ -146,17 +151,35 @@ int proc_diskstats_parse(FILE *f, struct proc_diskstats_line **ret, size_t *ret_
 
 /* Collector */
 
+/* What a diskstats name stands for, cached until the set of devices
+ * changes. */
+struct ds_ident {
+        char name[PROC_DISKSTATS_NAME_MAX + 1];
+        uint32_t major, minor;
+        char *key; /* node key; NULL: no samples (a virtual device) */
+        bool retry; /* could not be identified: try again next cycle */
+};
+
 struct diskstats_state {
         int fd; /* <procfs>/diskstats, kept open: re-read with pread each cycle */
         char *buf;
         size_t buf_cap;
-        struct proc_diskstats_line *prev; /* devices emitted last cycle, sorted by name */
+        struct proc_diskstats_line *prev; /* devices sampled last cycle, sorted by name */
         size_t n_prev;
         uint64_t prev_us;
+        struct ds_ident *idents; /* the devices of the last reading, sorted by name */
+        size_t n_idents;
 };
 
 /* Anything larger cannot parse anyway (line count × line length ceilings). */
 #define DISKSTATS_MAX_BYTES ((size_t)PROC_DISKSTATS_MAX_LINES * (PROC_DISKSTATS_MAX_LINE_LEN + 1))
+
+static void idents_free(struct ds_ident *idents, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(idents[i].key);
+        free(idents);
+}
 
 static int init(void *userdata, const struct fl_agent_ctx *ctx)
 {
@@ -176,9 +199,11 @@ static void fini(void *userdata)
         s->fd = -1;
         free(s->buf);
         proc_diskstats_free(s->prev);
+        idents_free(s->idents, s->n_idents);
         s->buf = NULL;
         s->prev = NULL;
-        s->buf_cap = s->n_prev = 0;
+        s->idents = NULL;
+        s->buf_cap = s->n_prev = s->n_idents = 0;
 }
 
 /* Reads the whole file from offset 0 into *buf, growing it up to max. */
@@ -241,72 +266,84 @@ static int read_diskstats(struct diskstats_state *s, const char *procfs, struct 
         return proc_diskstats_parse(f, ret, ret_n);
 }
 
-/* Reads one sysfs attribute of a block device, blanks trimmed; -ENODATA
- * when it is empty. */
-static int read_attr(const char *sysfs, const char *dev, const char *attr, char *buf, size_t bufsz)
+static int compare_ident(const void *a, const void *b)
 {
-        _cleanup_free_ char *path = fl_asprintf("%s/block/%s/%s", sysfs, dev, attr);
-        size_t len, start = 0;
-        int r;
-
-        r = fl_read_line(path, buf, bufsz);
-        if (r < 0)
-                return r;
-        len = strlen(buf);
-        while (len > 0 && strchr(" \t\r\n", buf[len - 1]))
-                len--;
-        while (start < len && strchr(" \t\r\n", buf[start]))
-                start++;
-        memmove(buf, buf + start, len - start);
-        buf[len - start] = '\0';
-        return len > start ? 0 : -ENODATA;
+        const struct ds_ident *x = a, *y = b;
+        return strcmp(x->name, y->name);
 }
 
-static bool want_device(const char *sysfs, const char *name)
+static const struct ds_ident *find_ident(const struct ds_ident *idents, size_t n, const char *name)
 {
-        _cleanup_free_ char *path = NULL;
+        struct ds_ident k;
 
-        if (fl_startswith(name, "loop") || fl_startswith(name, "ram") || fl_startswith(name, "zram"))
-                return false;
-        path = fl_asprintf("%s/block/%s", sysfs, name);
-        return access(path, F_OK) == 0;
+        if (n == 0)
+                return NULL;
+        snprintf(k.name, sizeof(k.name), "%s", name);
+        return bsearch(&k, idents, n, sizeof(*idents), compare_ident);
 }
 
-static char *emit_device(const struct fl_agent_ctx *ctx, struct fl_emit *emit, const struct proc_diskstats_line *d,
-                         const char *host_key)
+/* A cached identification that still holds for this line. */
+static bool ident_current(const struct ds_ident *id, const struct proc_diskstats_line *d)
 {
-        const char *kind = "disk", *name = d->name;
-        char dm_name[256], val[256], devnum[32];
-        struct fl_enode *node;
-        char *key;
-        uint64_t sectors;
+        return id && !id->retry && id->major == d->major && id->minor == d->minor;
+}
 
-        if (fl_startswith(d->name, "md")) {
-                kind = "raid";
-        } else if (fl_startswith(d->name, "dm-")) {
-                kind = "dm";
-                /* Users know a dm device by its name (vg0-root), not dm-N,
-                 * which changes from boot to boot. */
-                if (read_attr(ctx->sysfs, d->name, "dm/name", dm_name, sizeof(dm_name)) >= 0 && !strchr(dm_name, '/'))
-                        name = dm_name;
+static void identify(const struct fl_agent_ctx *ctx, const struct proc_diskstats_line *d, struct ds_ident *ret)
+{
+        struct blockdev_id id, parent;
+
+        *ret = (struct ds_ident){ .major = d->major, .minor = d->minor };
+        snprintf(ret->name, sizeof(ret->name), "%s", d->name);
+        /* Not (yet, or no longer) in sysfs, or sysfs already shows another
+         * device under that name: a device coming or going. */
+        if (blockdev_identify(ctx->sysfs, d->name, &id) < 0 || id.major != d->major || id.minor != d->minor) {
+                ret->retry = true;
+                return;
         }
-        key = fl_asprintf("%s:%s/%s", kind, ctx->hostname, name);
-        node = fl_emit_node(emit, key, kind);
-
-        snprintf(devnum, sizeof(devnum), "%" PRIu32 ":%" PRIu32, d->major, d->minor);
-        fl_emit_attr(node, "devnum", devnum);
-        if (read_attr(ctx->sysfs, d->name, "size", val, sizeof(val)) >= 0 && fl_safe_atou64(val, &sectors) >= 0 &&
-            sectors <= UINT64_MAX / SECTOR_SIZE) {
-                snprintf(val, sizeof(val), "%" PRIu64, sectors * SECTOR_SIZE);
-                fl_emit_attr(node, "size_bytes", val);
+        if (id.kind == BLOCKDEV_VIRTUAL)
+                return;
+        if (id.kind == BLOCKDEV_PARTITION) {
+                /* A partition of a loop device has no node to sample. */
+                if (blockdev_identify(ctx->sysfs, id.parent, &parent) < 0) {
+                        ret->retry = true;
+                        return;
+                }
+                if (parent.kind == BLOCKDEV_VIRTUAL)
+                        return;
         }
-        if (read_attr(ctx->sysfs, d->name, "queue/rotational", val, sizeof(val)) >= 0)
-                fl_emit_attr(node, "rotational", val);
-        if (read_attr(ctx->sysfs, d->name, "device/model", val, sizeof(val)) >= 0)
-                fl_emit_attr(node, "model", val);
+        ret->key = blockdev_key(&id, ctx->hostname);
+}
 
-        fl_emit_edge(emit, key, host_key, "part_of");
-        return key;
+/*
+ * Brings the identification cache in line with this reading: one lookup per
+ * line when the set of devices did not change, identification of the new
+ * ones (and of those that failed before) when it did.
+ */
+static void update_idents(struct diskstats_state *s, const struct fl_agent_ctx *ctx,
+                          const struct proc_diskstats_line *cur, size_t n_cur)
+{
+        struct ds_ident *idents;
+        bool same = n_cur == s->n_idents;
+
+        for (size_t i = 0; same && i < n_cur; i++)
+                same = ident_current(find_ident(s->idents, s->n_idents, cur[i].name), &cur[i]);
+        if (same)
+                return;
+
+        idents = fl_new0(struct ds_ident, n_cur);
+        for (size_t i = 0; i < n_cur; i++) {
+                const struct ds_ident *old = find_ident(s->idents, s->n_idents, cur[i].name);
+                if (ident_current(old, &cur[i])) {
+                        idents[i] = *old;
+                        idents[i].key = old->key ? fl_strdup(old->key) : NULL;
+                } else
+                        identify(ctx, &cur[i], &idents[i]);
+        }
+        if (n_cur > 1)
+                qsort(idents, n_cur, sizeof(*idents), compare_ident);
+        idents_free(s->idents, s->n_idents);
+        s->idents = idents;
+        s->n_idents = n_cur;
 }
 
 /*
@@ -368,7 +405,6 @@ static int collect(void *userdata, const struct fl_agent_ctx *ctx, struct fl_emi
 {
         struct diskstats_state *s = userdata;
         _cleanup_diskstats_ struct proc_diskstats_line *cur = NULL;
-        _cleanup_free_ char *host_key = NULL;
         size_t n_cur = 0, n_kept = 0;
         uint64_t dt_us = 0;
         int r;
@@ -376,23 +412,22 @@ static int collect(void *userdata, const struct fl_agent_ctx *ctx, struct fl_emi
         r = read_diskstats(s, ctx->procfs, &cur, &n_cur);
         if (r < 0)
                 return r;
+        update_idents(s, ctx, cur, n_cur);
 
         /* A wall clock that stepped back gives no usable interval: this
          * reading only becomes the new baseline. */
         if (s->n_prev > 0 && ctx->now_us > s->prev_us)
                 dt_us = ctx->now_us - s->prev_us;
 
-        host_key = fl_asprintf("host:%s", ctx->hostname);
         for (size_t i = 0; i < n_cur; i++) {
-                _cleanup_free_ char *key = NULL;
+                const struct ds_ident *id = find_ident(s->idents, s->n_idents, cur[i].name);
                 const struct proc_diskstats_line *p;
 
-                if (!want_device(ctx->sysfs, cur[i].name))
+                if (!id || !id->key)
                         continue;
-                key = emit_device(ctx, emit, &cur[i], host_key);
                 p = dt_us > 0 ? find_prev(s, &cur[i]) : NULL;
                 if (p)
-                        emit_rates(emit, key, ctx->now_us, dt_us, p, &cur[i]);
+                        emit_rates(emit, id->key, ctx->now_us, dt_us, p, &cur[i]);
                 if (n_kept != i)
                         cur[n_kept] = cur[i];
                 n_kept++;

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Network interface traffic and error rates from <procfs>/net/dev, one
- * inventory node per interface (loopback excluded), with link attributes and
- * the finer error counters from <sysfs>/class/net/IF/.
+ * Network interface traffic and error rates from <procfs>/net/dev (loopback
+ * excluded), with the finer error counters from <sysfs>/class/net/IF/, and
+ * the error-rate detector. The nic:HOST/IF nodes themselves, their type,
+ * link attributes and edges belong to sys_class_net: this collector only
+ * adds samples and states to them, so that the two never disagree on what
+ * an interface is.
  */
 #include "proc_net_dev.h"
 
@@ -216,6 +219,8 @@ struct nic_reading {
         uint64_t ifindex; /* 0: unknown */
         uint64_t sys[N_SYS_COUNTERS];
         bool has_sys[N_SYS_COUNTERS];
+        bool physical; /* has a device link: drops count as loss */
+        bool bond; /* its counters are its slaves' summed */
 };
 
 struct net_dev_state {
@@ -329,30 +334,20 @@ static int read_attr(const char *sysfs, const char *ifname, const char *attr, ch
         return len > start ? 0 : -ENODATA;
 }
 
-static char *emit_nic(const struct fl_agent_ctx *ctx, struct fl_emit *emit, const char *ifname, const char *host_key)
+/*
+ * What the detector needs to know of an interface, by the same rule as
+ * sys_class_net's "type": a device link means hardware (or a paravirtual
+ * bus), a bonding/ directory a bond. It cannot change while the ifindex
+ * stays, so it is looked up once per interface.
+ */
+static void classify(const char *sysfs, struct nic_reading *n)
 {
-        _cleanup_free_ char *device = fl_asprintf("%s/class/net/%s/device", ctx->sysfs, ifname);
-        char *key = fl_asprintf("nic:%s/%s", ctx->hostname, ifname);
-        struct fl_enode *node = fl_emit_node(emit, key, "nic");
+        _cleanup_free_ char *device = fl_asprintf("%s/class/net/%s/device", sysfs, n->dev.name);
+        _cleanup_free_ char *bonding = fl_asprintf("%s/class/net/%s/bonding", sysfs, n->dev.name);
         struct stat st;
-        char val[256];
 
-        if (read_attr(ctx->sysfs, ifname, "operstate", val, sizeof(val)) >= 0)
-                fl_emit_attr(node, "operstate", val);
-        if (read_attr(ctx->sysfs, ifname, "mtu", val, sizeof(val)) >= 0)
-                fl_emit_attr(node, "mtu", val);
-        if (read_attr(ctx->sysfs, ifname, "address", val, sizeof(val)) >= 0)
-                fl_emit_attr(node, "address", val);
-        /* Reading speed fails (EINVAL) or gives -1 while the link is down
-         * or for virtual devices: no speed then, rather than a false one. */
-        if (read_attr(ctx->sysfs, ifname, "speed", val, sizeof(val)) >= 0 && !fl_streq(val, "-1"))
-                fl_emit_attr(node, "speed_mbps", val);
-        /* Only devices backed by hardware (or a paravirtual bus) have a
-         * "device" link; bridges, bonds, veth, tun do not. */
-        fl_emit_attr(node, "physical", lstat(device, &st) == 0 ? "true" : "false");
-
-        fl_emit_edge(emit, key, host_key, "part_of");
-        return key;
+        n->physical = lstat(device, &st) == 0;
+        n->bond = stat(bonding, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 static void read_sys_counters(const char *sysfs, struct nic_reading *n)
@@ -426,16 +421,125 @@ static const struct nic_reading *find_prev(const struct net_dev_state *s, const 
         return p;
 }
 
+/*
+ * Error rate of one direction for the detector. The counters are read as
+ * they come: one that went backwards was reset (driver reload, a "-S"
+ * reset of some NICs), not wrapped — a wrap of an error counter is billions
+ * of errors away — so that reading gives no evidence (*ret_ok false).
+ */
+static double error_rate(uint64_t prev, uint64_t cur, double dt_s, bool *ret_ok)
+{
+        if (cur < prev) {
+                *ret_ok = false;
+                return 0;
+        }
+        return (double)(cur - prev) / dt_s;
+}
+
+struct direction {
+        const char *name; /* "receive", "transmit" */
+        double errors, drops; /* per second; drops 0 when not counted */
+        /* the finer sysfs counters of this direction that moved */
+        const char *detail_names[N_SYS_COUNTERS];
+        double detail_rates[N_SYS_COUNTERS];
+        size_t n_details;
+};
+
+/* "receive errors: 52.0/s (50.0/s CRC, 2.0/s frame)" */
+static char *describe(const struct direction *d)
+{
+        _cleanup_free_ char *details = NULL;
+        const char *what = d->errors > 0 && d->drops > 0 ? "errors and drops" : d->drops > 0 ? "drops" : "errors";
+
+        for (size_t i = 0; i < d->n_details; i++) {
+                char *more = fl_asprintf("%s%s%.1f/s %s", details ? details : "", details ? ", " : "",
+                                         d->detail_rates[i], d->detail_names[i]);
+                free(details);
+                details = more;
+        }
+        if (d->errors > 0 && d->drops > 0) {
+                char *more = fl_asprintf("%s%s%.1f/s dropped", details ? details : "", details ? ", " : "", d->drops);
+                free(details);
+                details = more;
+        }
+        if (details)
+                return fl_asprintf("%s %s: %.1f/s (%s)", d->name, what, d->errors + d->drops, details);
+        return fl_asprintf("%s %s: %.1f/s", d->name, what, d->errors + d->drops);
+}
+
+/*
+ * The error-rate detector: errors (and, on physical NICs, drops) per
+ * second in one direction above the threshold → warning on the interface.
+ *
+ * Drops are left out on virtual interfaces: a bridge, tap or veth drops
+ * frames by design (unknown protocols, VLANs nobody listens to, a guest
+ * that is not reading its queue), so drops there say nothing about the
+ * network. On a physical NIC the "drop" column also holds rx_missed_errors
+ * (the ring overflowed): real loss. Bonds are skipped: their counters are
+ * their slaves' summed (bond_get_stats), so the slave that has the errors
+ * carries the warning and the bond follows it in the graph.
+ */
+static void judge_errors(struct fl_emit *emit, const char *key, double dt_s, double threshold,
+                         const struct nic_reading *prev, const struct nic_reading *cur)
+{
+        static const char *const rx_detail[N_SYS_COUNTERS] = { "CRC", "frame", NULL };
+        static const char *const tx_detail[N_SYS_COUNTERS] = { NULL, NULL, "carrier" };
+        const struct proc_net_dev_line *p = &prev->dev, *c = &cur->dev;
+        struct direction dirs[2] = { { .name = "receive" }, { .name = "transmit" } };
+        bool ok = true;
+
+        if (cur->bond)
+                return;
+        dirs[0].errors = error_rate(p->rx_errs, c->rx_errs, dt_s, &ok);
+        dirs[1].errors = error_rate(p->tx_errs, c->tx_errs, dt_s, &ok);
+        if (cur->physical) {
+                dirs[0].drops = error_rate(p->rx_drop, c->rx_drop, dt_s, &ok);
+                dirs[1].drops = error_rate(p->tx_drop, c->tx_drop, dt_s, &ok);
+        }
+        if (!ok)
+                return;
+        for (size_t i = 0; i < N_SYS_COUNTERS; i++) {
+                double rate;
+                bool moved = true;
+
+                if (!prev->has_sys[i] || !cur->has_sys[i])
+                        continue;
+                rate = error_rate(prev->sys[i], cur->sys[i], dt_s, &moved);
+                if (!moved || rate <= 0)
+                        continue;
+                for (size_t d = 0; d < 2; d++) {
+                        const char *name = d == 0 ? rx_detail[i] : tx_detail[i];
+                        if (!name)
+                                continue;
+                        dirs[d].detail_names[dirs[d].n_details] = name;
+                        dirs[d].detail_rates[dirs[d].n_details++] = rate;
+                }
+        }
+        for (size_t d = 0; d < 2; d++) {
+                _cleanup_free_ char *reason = NULL;
+
+                if (!(dirs[d].errors + dirs[d].drops > threshold))
+                        continue;
+                reason = describe(&dirs[d]);
+                fl_emit_state(emit, key, FL_STATE_WARNING, "%s", reason);
+        }
+}
+
 static int collect(void *userdata, const struct fl_agent_ctx *ctx, struct fl_emit *emit)
 {
         struct net_dev_state *s = userdata;
         _cleanup_net_dev_ struct proc_net_dev_line *lines = NULL;
         _cleanup_free_ struct nic_reading *cur = NULL;
-        _cleanup_free_ char *host_key = NULL;
+        struct fl_thresholds defaults;
+        const struct fl_thresholds *t = ctx->thresholds;
         size_t n_lines = 0, n_cur = 0;
         uint64_t dt_us = 0;
         int r;
 
+        if (!t) {
+                fl_thresholds_defaults(&defaults);
+                t = &defaults;
+        }
         r = read_net_dev(s, ctx->procfs, &lines, &n_lines);
         if (r < 0)
                 return r;
@@ -445,22 +549,29 @@ static int collect(void *userdata, const struct fl_agent_ctx *ctx, struct fl_emi
         if (s->n_prev > 0 && ctx->now_us > s->prev_us)
                 dt_us = ctx->now_us - s->prev_us;
 
-        host_key = fl_asprintf("host:%s", ctx->hostname);
         cur = fl_new0(struct nic_reading, n_lines);
         for (size_t i = 0; i < n_lines; i++) {
                 _cleanup_free_ char *key = NULL;
                 struct nic_reading *c = &cur[n_cur];
-                const struct nic_reading *p = NULL;
+                const struct nic_reading *p;
 
                 if (fl_streq(lines[i].name, "lo"))
                         continue;
                 c->dev = lines[i];
                 read_sys_counters(ctx->sysfs, c);
-                key = emit_nic(ctx, emit, c->dev.name, host_key);
-                if (dt_us > 0)
-                        p = find_prev(s, c);
-                if (p)
+                p = find_prev(s, c);
+                if (p) {
+                        c->physical = p->physical;
+                        c->bond = p->bond;
+                } else
+                        classify(ctx->sysfs, c);
+                /* The first reading of an interface gives no rate, hence
+                 * no state either. */
+                if (p && dt_us > 0) {
+                        key = fl_asprintf("nic:%s/%s", ctx->hostname, c->dev.name);
                         emit_rates(emit, key, ctx->now_us, dt_us, p, c);
+                        judge_errors(emit, key, (double)dt_us / 1e6, t->nic_error_warning_per_s, p, c);
+                }
                 n_cur++;
         }
 

@@ -109,11 +109,13 @@ class Postgres:
         except subprocess.CalledProcessError:
             pass
 
-    def psql(self, sql, db="faultline"):
-        out = subprocess.run(["psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", self.sock, "-p",
+    def psql(self, sql, db="faultline", check_rc=True):
+        out = subprocess.run(["psql", "-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.sock, "-p",
                               str(self.port), "-U", "postgres", "-d", db, "-c", sql],
-                             check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        return out.stdout.strip()
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if check_rc and out.returncode != 0:
+            raise Failure(f"psql failed: {out.stderr.strip()}\n  in: {sql[:300]}")
+        return out.stdout.strip() if check_rc else out
 
     def value(self, sql):
         v = self.psql(sql)

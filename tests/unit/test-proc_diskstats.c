@@ -71,31 +71,6 @@ static void assert_parse_fails(const char *s, int r)
                         fail_msg("%s = %.17g, expected %.17g", #a, a_, b_); \
         } while (0)
 
-static const struct fl_enode *find_node(const struct fl_emit *e, const char *key)
-{
-        for (size_t i = 0; i < e->n_nodes; i++)
-                if (fl_streq(e->nodes[i].key, key))
-                        return &e->nodes[i];
-        return NULL;
-}
-
-static const char *node_attr(const struct fl_enode *n, const char *key)
-{
-        for (size_t i = 0; i < n->n_attrs; i++)
-                if (fl_streq(n->attrs[i].key, key))
-                        return n->attrs[i].value;
-        return NULL;
-}
-
-static bool has_edge(const struct fl_emit *e, const char *from, const char *to, const char *type)
-{
-        for (size_t i = 0; i < e->n_edges; i++)
-                if (fl_streq(e->edges[i].from, from) && fl_streq(e->edges[i].to, to) &&
-                    fl_streq(e->edges[i].type, type))
-                        return true;
-        return false;
-}
-
 static size_t samples_of(const struct fl_emit *e, const char *key)
 {
         size_t n = 0;
@@ -189,6 +164,41 @@ static void make_dir(const char *root, const char *rel)
 {
         _cleanup_free_ char *path = fl_asprintf("%s/%s", root, rel);
         assert_int_equal(fl_mkdir_p(path, 0755), 0);
+}
+
+/* A block device in a temporary sysfs as the kernel lays it out: its
+ * directory under devices/ with a "dev" file (a partition's inside its
+ * disk's, with a "partition" file), and the class/block link to it. */
+static void add_blockdev(const char *root, const char *devpath, const char *devnum, bool partition)
+{
+        _cleanup_free_ char *dev = fl_asprintf("sys/%s/dev", devpath);
+        _cleanup_free_ char *content = fl_asprintf("%s\n", devnum);
+        _cleanup_free_ char *link = fl_asprintf("%s/sys/class/block/%s", root, strrchr(devpath, '/') + 1);
+        _cleanup_free_ char *target = fl_asprintf("../../%s", devpath);
+
+        write_file(root, dev, content);
+        if (partition) {
+                _cleanup_free_ char *part = fl_asprintf("sys/%s/partition", devpath);
+                write_file(root, part, "1\n");
+        }
+        make_dir(root, "sys/class/block");
+        assert_int_equal(symlink(target, link), 0);
+}
+
+/* The block devices of hosts/plain, whose sysfs predates class/block. */
+static void make_plain_sysfs(const char *root)
+{
+        add_blockdev(root, "devices/pci0000:00/0000:00:1f.2/ata1/block/sda", "8:0", false);
+        add_blockdev(root, "devices/pci0000:00/0000:00:1f.2/ata1/block/sda/sda1", "8:1", true);
+        add_blockdev(root, "devices/pci0000:00/0000:00:1f.2/ata1/block/sda/sda2", "8:2", true);
+        add_blockdev(root, "devices/pci0000:00/0000:00:1f.2/ata2/block/sdb", "8:16", false);
+        add_blockdev(root, "devices/virtual/block/md0", "9:0", false);
+        make_dir(root, "sys/devices/virtual/block/md0/md");
+        add_blockdev(root, "devices/virtual/block/dm-0", "253:0", false);
+        write_file(root, "sys/devices/virtual/block/dm-0/dm/name", "vg0-root\n");
+        add_blockdev(root, "devices/virtual/block/loop0", "7:0", false);
+        add_blockdev(root, "devices/virtual/block/ram0", "1:0", false);
+        add_blockdev(root, "devices/virtual/block/zram0", "252:0", false);
 }
 
 static char *ds_line(unsigned major, unsigned minor, const char *name, uint64_t reads, uint64_t sectors_written)
@@ -508,74 +518,86 @@ static void test_parse_line_count(void **unused)
 
 /* Collector */
 
-static void test_collect_inventory(void **unused)
+/* Two readings of a fixture tree 10 s apart: samples, never nodes. */
+static void run_fixture_twice(struct run *r, const char *tree)
 {
-        _cleanup_free_ char *procfs = data_path("hosts/plain/proc");
-        _cleanup_free_ char *sysfs = data_path("hosts/plain/sys");
-        const struct fl_enode *sda, *sdb, *md0, *dm;
+        /* freed by run_fixture_done() */
+        char *procfs = fl_asprintf("%s/hosts/%s/proc", data_dir(), tree);
+        char *sysfs = fl_asprintf("%s/hosts/%s/sys", data_dir(), tree);
+
+        run_init(r, procfs, sysfs);
+        assert_int_equal(run_cycle(r, T0), 0);
+        /* the first cycle has nothing to compute rates against */
+        assert_int_equal(r->emit.n_samples, 0);
+        assert_int_equal(run_cycle(r, T0 + TEN_S), 0);
+        /* sys_block owns the inventory */
+        assert_int_equal(r->emit.n_nodes, 0);
+        assert_int_equal(r->emit.n_edges, 0);
+        assert_int_equal(r->emit.n_states, 0);
+}
+
+static void run_fixture_done(struct run *r)
+{
+        free((char *)r->ctx.procfs);
+        free((char *)r->ctx.sysfs);
+        run_done(r);
+}
+
+static void test_collect_keys(void **unused)
+{
+        static const char *const keys[] = {
+                "disk:fixture01/sda", "partition:fixture01/sda1", "partition:fixture01/sda2",
+                "disk:fixture01/sdb", "partition:fixture01/sdb1", "partition:fixture01/sdb2",
+                "raid:fixture01/md0", "dm:fixture01/vg0-root",    "dm:fixture01/vg0-images",
+        };
         struct run r;
 
         (void)unused;
-        run_init(&r, procfs, sysfs);
-        assert_int_equal(run_cycle(&r, T0), 0);
+        /* every device, keyed as sys_block keys its nodes: partitions, md,
+         * dm by its dm name */
+        run_fixture_twice(&r, "raid1-lvm");
+        assert_int_equal(r.emit.n_samples, FL_ARRAY_SIZE(keys) * 8);
+        for (size_t i = 0; i < FL_ARRAY_SIZE(keys); i++)
+                assert_int_equal(samples_of(&r.emit, keys[i]), 8);
+        /* the same file twice: idle */
+        assert_near(sample(&r.emit, "dm:fixture01/vg0-images", "disk.write_iops", "1/s", T0 + TEN_S), 0.0);
+        assert_near(sample(&r.emit, "partition:fixture01/sdb2", "disk.util_pct", "%", T0 + TEN_S), 0.0);
+        assert_int_equal(samples_of(&r.emit, "dm:fixture01/dm-0"), 0);
+        run_fixture_done(&r);
+}
 
-        /* whole disks, md and dm only, in file order: no partitions (not in
-         * /sys/block), no loop, ram, zram */
-        assert_int_equal(r.emit.n_nodes, 4);
-        assert_string_equal(r.emit.nodes[0].key, "disk:fixture01/sda");
-        assert_string_equal(r.emit.nodes[1].key, "disk:fixture01/sdb");
-        assert_string_equal(r.emit.nodes[2].key, "raid:fixture01/md0");
-        assert_string_equal(r.emit.nodes[3].key, "dm:fixture01/vg0-root");
+static void test_collect_skips_virtual(void **unused)
+{
+        static const char *const keys[] = {
+                "disk:fixture01/nvme0n1",
+                "partition:fixture01/nvme0n1p1",
+                "partition:fixture01/nvme0n1p2",
+                "disk:fixture01/nvme1n1",
+                "disk:fixture01/vda",
+        };
+        struct run r;
 
-        sda = find_node(&r.emit, "disk:fixture01/sda");
-        assert_string_equal(sda->kind, "disk");
-        assert_int_equal(sda->n_attrs, 4);
-        assert_string_equal(node_attr(sda, "devnum"), "8:0");
-        assert_string_equal(node_attr(sda, "size_bytes"), "256060514304");
-        assert_string_equal(node_attr(sda, "rotational"), "0");
-        assert_string_equal(node_attr(sda, "model"), "Samsung SSD 860");
-
-        sdb = find_node(&r.emit, "disk:fixture01/sdb");
-        assert_string_equal(node_attr(sdb, "devnum"), "8:16");
-        assert_string_equal(node_attr(sdb, "size_bytes"), "4000787030016");
-        assert_string_equal(node_attr(sdb, "rotational"), "1");
-        assert_string_equal(node_attr(sdb, "model"), "ST4000NM0035-1V4");
-
-        md0 = find_node(&r.emit, "raid:fixture01/md0");
-        assert_string_equal(md0->kind, "raid");
-        assert_string_equal(node_attr(md0, "devnum"), "9:0");
-        assert_string_equal(node_attr(md0, "size_bytes"), "4000652460032");
-        assert_null(node_attr(md0, "rotational"));
-        assert_null(node_attr(md0, "model"));
-
-        dm = find_node(&r.emit, "dm:fixture01/vg0-root");
-        assert_string_equal(dm->kind, "dm");
-        assert_string_equal(node_attr(dm, "devnum"), "253:0");
-        assert_string_equal(node_attr(dm, "size_bytes"), "53687091200");
-        assert_string_equal(node_attr(dm, "rotational"), "0");
-        assert_null(node_attr(dm, "model"));
-
-        assert_int_equal(r.emit.n_edges, 4);
-        assert_true(has_edge(&r.emit, "disk:fixture01/sda", "host:fixture01", "part_of"));
-        assert_true(has_edge(&r.emit, "disk:fixture01/sdb", "host:fixture01", "part_of"));
-        assert_true(has_edge(&r.emit, "raid:fixture01/md0", "host:fixture01", "part_of"));
-        assert_true(has_edge(&r.emit, "dm:fixture01/vg0-root", "host:fixture01", "part_of"));
-
-        /* the first cycle has nothing to compute rates against */
-        assert_int_equal(r.emit.n_samples, 0);
-        run_done(&r);
+        (void)unused;
+        /* no loop0, loop1, zram0 */
+        run_fixture_twice(&r, "nvme");
+        assert_int_equal(r.emit.n_samples, FL_ARRAY_SIZE(keys) * 8);
+        for (size_t i = 0; i < FL_ARRAY_SIZE(keys); i++)
+                assert_int_equal(samples_of(&r.emit, keys[i]), 8);
+        assert_near(sample(&r.emit, "disk:fixture01/nvme1n1", "disk.queue_depth", "1", T0 + TEN_S), 0.0);
+        run_fixture_done(&r);
 }
 
 static void test_collect_rates(void **state)
 {
-        _cleanup_free_ char *sysfs = data_path("hosts/plain/sys");
         const char *root = *state;
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
-        const char *sda = "disk:fixture01/sda", *sdb = "disk:fixture01/sdb";
+        _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
+        const char *sda = "disk:fixture01/sda", *sdb = "disk:fixture01/sdb", *sda1 = "partition:fixture01/sda1";
         const char *md0 = "raid:fixture01/md0", *dm = "dm:fixture01/vg0-root";
         const uint64_t t1 = T0 + TEN_S, t2 = T0 + 2 * TEN_S;
         struct run r;
 
+        make_plain_sysfs(root);
         copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
@@ -583,8 +605,9 @@ static void test_collect_rates(void **state)
 
         copy_data_file("hosts/plain-later/proc/diskstats", root, "proc/diskstats");
         assert_int_equal(run_cycle(&r, t1), 0);
-        assert_int_equal(r.emit.n_nodes, 4);
-        assert_int_equal(r.emit.n_samples, 4 * 8);
+        assert_int_equal(r.emit.n_nodes, 0);
+        /* sda, sda1, sda2, sdb, md0, dm-0 */
+        assert_int_equal(r.emit.n_samples, 6 * 8);
 
         assert_near(sample(&r.emit, sda, "disk.read_iops", "1/s", t1), 100.0);
         assert_near(sample(&r.emit, sda, "disk.write_iops", "1/s", t1), 50.0);
@@ -594,6 +617,13 @@ static void test_collect_rates(void **state)
         assert_near(sample(&r.emit, sda, "disk.write_await_ms", "ms", t1), 8.0);
         assert_near(sample(&r.emit, sda, "disk.util_pct", "%", t1), 25.0);
         assert_near(sample(&r.emit, sda, "disk.queue_depth", "1", t1), 3.0);
+
+        /* partitions have rates of their own: 10 reads, 100 sectors */
+        assert_near(sample(&r.emit, sda1, "disk.read_iops", "1/s", t1), 1.0);
+        assert_near(sample(&r.emit, sda1, "disk.read_bytes_per_s", "B/s", t1), 5120.0);
+        assert_near(sample(&r.emit, sda1, "disk.read_await_ms", "ms", t1), 0.2);
+        assert_near(sample(&r.emit, sda1, "disk.write_iops", "1/s", t1), 0.0);
+        assert_int_equal(samples_of(&r.emit, "partition:fixture01/sda2"), 8);
 
         /* idle: zero rates, and no division by zero for the await times */
         assert_near(sample(&r.emit, sdb, "disk.read_iops", "1/s", t1), 0.0);
@@ -622,7 +652,10 @@ static void test_collect_rates(void **state)
         assert_near(sample(&r.emit, dm, "disk.util_pct", "%", t1), 100.0);
         assert_near(sample(&r.emit, dm, "disk.queue_depth", "1", t1), 1.0);
 
+        /* no loop, ram, zram, under any kind */
         assert_int_equal(samples_of(&r.emit, "disk:fixture01/loop0"), 0);
+        assert_int_equal(samples_of(&r.emit, "virtual:fixture01/loop0"), 0);
+        assert_int_equal(samples_of(&r.emit, "virtual:fixture01/zram0"), 0);
         assert_int_equal(samples_of(&r.emit, "disk:fixture01/sda1"), 0);
         assert_int_equal(samples_of(&r.emit, "dm:fixture01/dm-0"), 0);
 
@@ -638,12 +671,13 @@ static void test_collect_rates(void **state)
 
 static void test_collect_keeps_file_open(void **state)
 {
-        _cleanup_free_ char *sysfs = data_path("hosts/plain/sys");
         const char *root = *state;
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
+        _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
         _cleanup_free_ char *file = fl_asprintf("%s/proc/diskstats", root);
         struct run r;
 
+        make_plain_sysfs(root);
         copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
@@ -651,8 +685,55 @@ static void test_collect_keeps_file_open(void **state)
         /* the descriptor from the first cycle is read again, not the path */
         assert_int_equal(unlink(file), 0);
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
-        assert_int_equal(r.emit.n_nodes, 4);
+        assert_int_equal(r.emit.n_samples, 6 * 8);
         assert_near(sample(&r.emit, "disk:fixture01/sda", "disk.read_iops", "1/s", T0 + TEN_S), 0.0);
+
+        run_done(&r);
+}
+
+static void test_collect_caches_identification(void **state)
+{
+        const char *root = *state;
+        _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
+        _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
+        _cleanup_free_ char *z = ds_line(8, 32, "sdz", 100, 0);
+        struct run r;
+
+        make_plain_sysfs(root);
+        copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
+        run_init(&r, procfs, sysfs);
+        assert_int_equal(run_cycle(&r, T0), 0);
+
+        /* the same devices: identified once, sysfs is not looked at again */
+        assert_int_equal(nftw(sysfs, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
+        assert_int_equal(r.emit.n_samples, 6 * 8);
+        assert_int_equal(samples_of(&r.emit, "dm:fixture01/vg0-root"), 8);
+
+        /* a new device: it is identified (and, not in sysfs, skipped); the
+         * others keep their keys */
+        {
+                _cleanup_free_ char *buf = NULL;
+                _cleanup_free_ char *path = data_path("hosts/plain/proc/diskstats");
+                _cleanup_free_ char *c = NULL;
+
+                assert_int_equal(fl_read_file(path, 1 << 20, &buf, NULL), 0);
+                c = fl_asprintf("%s%s", buf, z);
+                write_file(root, "proc/diskstats", c);
+        }
+        assert_int_equal(run_cycle(&r, T0 + 2 * TEN_S), 0);
+        assert_int_equal(r.emit.n_samples, 6 * 8);
+        assert_int_equal(samples_of(&r.emit, "partition:fixture01/sda2"), 8);
+        assert_int_equal(samples_of(&r.emit, "disk:fixture01/sdz"), 0);
+
+        /* ... until it shows up in sysfs: tried again every cycle, then
+         * sampled from its first baseline */
+        add_blockdev(root, "devices/sdz", "8:32", false);
+        assert_int_equal(run_cycle(&r, T0 + 3 * TEN_S), 0);
+        assert_int_equal(samples_of(&r.emit, "disk:fixture01/sdz"), 0);
+        assert_int_equal(run_cycle(&r, T0 + 4 * TEN_S), 0);
+        assert_near(sample(&r.emit, "disk:fixture01/sdz", "disk.read_iops", "1/s", T0 + 4 * TEN_S), 0.0);
+        assert_int_equal(r.emit.n_samples, 7 * 8);
 
         run_done(&r);
 }
@@ -664,24 +745,19 @@ static void test_collect_wraparound(void **state)
         _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
         _cleanup_free_ char *a = ds_line(8, 0, "sdz", UINT64_C(4294967000), UINT64_C(18446744073709551000));
         _cleanup_free_ char *b = ds_line(8, 0, "sdz", 704, 384);
-        const struct fl_enode *dm;
         struct run r;
 
-        make_dir(root, "sys/block/sdz");
-        make_dir(root, "sys/block/dm-7"); /* no dm/name: falls back to dm-7 */
+        add_blockdev(root, "devices/sdz", "8:0", false);
+        add_blockdev(root, "devices/virtual/block/dm-7", "253:7", false);
+        make_dir(root, "sys/devices/virtual/block/dm-7/dm"); /* no dm/name: falls back to dm-7 */
         {
                 _cleanup_free_ char *c1 = fl_asprintf("%s 253 7 dm-7 5 0 0 0 0 0 0 0 0 0 0\n", a);
                 write_file(root, "proc/diskstats", c1);
         }
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
-        assert_int_equal(r.emit.n_nodes, 2);
-        /* attributes that cannot be read are left out */
-        assert_int_equal(r.emit.nodes[0].n_attrs, 1);
-        assert_string_equal(node_attr(&r.emit.nodes[0], "devnum"), "8:0");
-        dm = find_node(&r.emit, "dm:fixture01/dm-7");
-        assert_non_null(dm);
-        assert_string_equal(dm->kind, "dm");
+        assert_int_equal(r.emit.n_nodes, 0);
+        assert_int_equal(r.emit.n_samples, 0);
 
         {
                 /* reads wrapped at 2^32 (296 + 704), sectors written at 2^64
@@ -705,38 +781,53 @@ static void test_collect_devices_come_and_go(void **state)
         _cleanup_free_ char *z1 = ds_line(8, 0, "sdz", 100, 0), *z2 = ds_line(8, 0, "sdz", 200, 0);
         _cleanup_free_ char *y1 = ds_line(8, 16, "sdy", 1000, 0), *y2 = ds_line(8, 16, "sdy", 2000, 0);
         _cleanup_free_ char *y3 = ds_line(65, 16, "sdy", 3000, 0), *z3 = ds_line(8, 0, "sdz", 300, 0);
+        _cleanup_free_ char *y4 = ds_line(65, 16, "sdy", 3100, 0), *z4 = ds_line(8, 0, "sdz", 400, 0);
         struct run r;
 
-        make_dir(root, "sys/block/sdz");
-        make_dir(root, "sys/block/sdy");
+        add_blockdev(root, "devices/sdz", "8:0", false);
+        add_blockdev(root, "devices/sdy", "8:16", false);
         write_file(root, "proc/diskstats", z1);
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
 
-        /* sdy appears: a node, but no rate before it has a baseline */
+        /* sdy appears: no rate before it has a baseline */
         {
                 _cleanup_free_ char *c = fl_asprintf("%s%s", z2, y1);
                 write_file(root, "proc/diskstats", c);
         }
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
-        assert_int_equal(r.emit.n_nodes, 2);
+        assert_int_equal(r.emit.n_samples, 8);
         assert_near(sample(&r.emit, "disk:fixture01/sdz", "disk.read_iops", "1/s", T0 + TEN_S), 10.0);
         assert_int_equal(samples_of(&r.emit, "disk:fixture01/sdy"), 0);
 
         /* sdz goes away and is forgotten */
         write_file(root, "proc/diskstats", y2);
         assert_int_equal(run_cycle(&r, T0 + 2 * TEN_S), 0);
-        assert_int_equal(r.emit.n_nodes, 1);
+        assert_int_equal(r.emit.n_samples, 8);
         assert_near(sample(&r.emit, "disk:fixture01/sdy", "disk.read_iops", "1/s", T0 + 2 * TEN_S), 100.0);
 
-        /* sdz is back, and sdy is another device under the same name */
+        /* sdz is back, and sdy is another device under the same name,
+         * which sysfs does not show yet: no samples at all */
         {
                 _cleanup_free_ char *c = fl_asprintf("%s%s", z3, y3);
                 write_file(root, "proc/diskstats", c);
         }
         assert_int_equal(run_cycle(&r, T0 + 3 * TEN_S), 0);
-        assert_int_equal(r.emit.n_nodes, 2);
         assert_int_equal(r.emit.n_samples, 0);
+
+        /* once sysfs agrees, the new sdy is identified again and gets its
+         * baseline; sdz has one already */
+        write_file(root, "sys/devices/sdy/dev", "65:16\n");
+        {
+                _cleanup_free_ char *c = fl_asprintf("%s%s", z4, y4);
+                write_file(root, "proc/diskstats", c);
+        }
+        assert_int_equal(run_cycle(&r, T0 + 4 * TEN_S), 0);
+        assert_int_equal(r.emit.n_samples, 8);
+        assert_near(sample(&r.emit, "disk:fixture01/sdz", "disk.read_iops", "1/s", T0 + 4 * TEN_S), 10.0);
+        assert_int_equal(run_cycle(&r, T0 + 5 * TEN_S), 0);
+        assert_int_equal(r.emit.n_samples, 16);
+        assert_near(sample(&r.emit, "disk:fixture01/sdy", "disk.read_iops", "1/s", T0 + 5 * TEN_S), 0.0);
 
         run_done(&r);
 }
@@ -749,7 +840,7 @@ static void test_collect_errors(void **state)
         _cleanup_free_ char *z1 = ds_line(8, 0, "sdz", 100, 0), *z2 = ds_line(8, 0, "sdz", 300, 0);
         struct run r;
 
-        make_dir(root, "sys/block/sdz");
+        add_blockdev(root, "devices/sdz", "8:0", false);
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), -ENOENT);
 
@@ -767,7 +858,6 @@ static void test_collect_errors(void **state)
 
         /* a clock that went back gives no interval, only a new baseline */
         assert_int_equal(run_cycle(&r, T0), 0);
-        assert_int_equal(r.emit.n_nodes, 1);
         assert_int_equal(r.emit.n_samples, 0);
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
         assert_near(sample(&r.emit, "disk:fixture01/sdz", "disk.read_iops", "1/s", T0 + TEN_S), 0.0);
@@ -789,9 +879,11 @@ int main(void)
                 cmocka_unit_test(test_parse_truncated_last_line),
                 cmocka_unit_test(test_parse_line_length),
                 cmocka_unit_test(test_parse_line_count),
-                cmocka_unit_test(test_collect_inventory),
+                cmocka_unit_test(test_collect_keys),
+                cmocka_unit_test(test_collect_skips_virtual),
                 cmocka_unit_test_setup_teardown(test_collect_rates, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_collect_keeps_file_open, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_caches_identification, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_collect_wraparound, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_collect_devices_come_and_go, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_collect_errors, setup_root, teardown_root),

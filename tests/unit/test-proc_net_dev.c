@@ -76,31 +76,6 @@ static void assert_parse_fails(const char *s, int r)
                         fail_msg("%s = %.17g, expected %.17g", #a, a_, b_); \
         } while (0)
 
-static const struct fl_enode *find_node(const struct fl_emit *e, const char *key)
-{
-        for (size_t i = 0; i < e->n_nodes; i++)
-                if (fl_streq(e->nodes[i].key, key))
-                        return &e->nodes[i];
-        return NULL;
-}
-
-static const char *node_attr(const struct fl_enode *n, const char *key)
-{
-        for (size_t i = 0; i < n->n_attrs; i++)
-                if (fl_streq(n->attrs[i].key, key))
-                        return n->attrs[i].value;
-        return NULL;
-}
-
-static bool has_edge(const struct fl_emit *e, const char *from, const char *to, const char *type)
-{
-        for (size_t i = 0; i < e->n_edges; i++)
-                if (fl_streq(e->edges[i].from, from) && fl_streq(e->edges[i].to, to) &&
-                    fl_streq(e->edges[i].type, type))
-                        return true;
-        return false;
-}
-
 static size_t samples_of(const struct fl_emit *e, const char *key)
 {
         size_t n = 0;
@@ -207,7 +182,34 @@ static char *nd_line(const char *name, uint64_t rx_bytes, uint64_t rx_packets, u
                            rx_bytes, rx_packets, tx_bytes, tx_packets);
 }
 
+/* A /proc/net/dev line with the error and drop columns too. */
+static char *nd_errs(const char *name, uint64_t rx_errs, uint64_t rx_drop, uint64_t tx_errs, uint64_t tx_drop)
+{
+        return fl_asprintf("%6s: 1000 10 %" PRIu64 " %" PRIu64 " 0 0 0 0 1000 10 %" PRIu64 " %" PRIu64 " 0 0 0 0\n",
+                           name, rx_errs, rx_drop, tx_errs, tx_drop);
+}
+
+/* The one state of key, with its reason. */
+static void assert_state(const struct fl_emit *e, const char *key, enum fl_state state, const char *reason)
+{
+        const struct fl_estate *found = NULL;
+
+        for (size_t i = 0; i < e->n_states; i++)
+                if (fl_streq(e->states[i].key, key)) {
+                        if (found)
+                                fail_msg("two states for %s", key);
+                        found = &e->states[i];
+                }
+        if (!found)
+                fail_msg("no state for %s", key);
+        if (found->state != state || !fl_streq(found->reason, reason))
+                fail_msg("%s: %s \"%s\", expected %s \"%s\"", key, fl_state_to_string(found->state),
+                         found->reason ? found->reason : "(null)", fl_state_to_string(state),
+                         reason ? reason : "(null)");
+}
+
 struct run {
+        struct fl_thresholds thresholds;
         struct fl_agent_ctx ctx;
         void *state;
         struct fl_emit emit;
@@ -220,7 +222,9 @@ static void run_init(struct run *r, const char *procfs, const char *sysfs)
                                     .sysfs = sysfs,
                                     .devfs = "/dev",
                                     .now_us = T0,
-                                    .interval_us = TEN_S } };
+                                    .interval_us = TEN_S,
+                                    .thresholds = &r->thresholds } };
+        fl_thresholds_defaults(&r->thresholds);
         r->state = fl_malloc0(proc_net_dev_collector.state_size);
         assert_int_equal(proc_net_dev_collector.init(r->state, &r->ctx), 0);
 }
@@ -425,46 +429,25 @@ static void test_parse_line_count(void **unused)
 
 /* Collector */
 
-static void test_collect_inventory(void **unused)
+/* Nodes, their attributes and edges are sys_class_net's: this collector
+ * adds samples and states only. */
+static void test_collect_no_inventory(void **unused)
 {
         _cleanup_free_ char *procfs = data_path("hosts/plain/proc");
         _cleanup_free_ char *sysfs = data_path("hosts/plain/sys");
-        const struct fl_enode *eth0, *br0;
         struct run r;
 
         (void)unused;
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
-
-        /* loopback is left out */
-        assert_int_equal(r.emit.n_nodes, 2);
-        assert_string_equal(r.emit.nodes[0].key, "nic:fixture01/eth0");
-        assert_string_equal(r.emit.nodes[1].key, "nic:fixture01/br0");
-
-        eth0 = find_node(&r.emit, "nic:fixture01/eth0");
-        assert_string_equal(eth0->kind, "nic");
-        assert_int_equal(eth0->n_attrs, 5);
-        assert_string_equal(node_attr(eth0, "operstate"), "up");
-        assert_string_equal(node_attr(eth0, "mtu"), "1500");
-        assert_string_equal(node_attr(eth0, "address"), "52:54:00:12:34:56");
-        assert_string_equal(node_attr(eth0, "speed_mbps"), "1000");
-        assert_string_equal(node_attr(eth0, "physical"), "true");
-
-        /* a bridge: no device link, speed -1 */
-        br0 = find_node(&r.emit, "nic:fixture01/br0");
-        assert_string_equal(br0->kind, "nic");
-        assert_int_equal(br0->n_attrs, 4);
-        assert_string_equal(node_attr(br0, "operstate"), "up");
-        assert_string_equal(node_attr(br0, "mtu"), "1500");
-        assert_string_equal(node_attr(br0, "address"), "fe:54:00:aa:bb:cc");
-        assert_null(node_attr(br0, "speed_mbps"));
-        assert_string_equal(node_attr(br0, "physical"), "false");
-
-        assert_int_equal(r.emit.n_edges, 2);
-        assert_true(has_edge(&r.emit, "nic:fixture01/eth0", "host:fixture01", "part_of"));
-        assert_true(has_edge(&r.emit, "nic:fixture01/br0", "host:fixture01", "part_of"));
-
+        assert_int_equal(r.emit.n_nodes, 0);
+        assert_int_equal(r.emit.n_edges, 0);
         assert_int_equal(r.emit.n_samples, 0);
+        assert_int_equal(r.emit.n_states, 0);
+        assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
+        assert_int_equal(r.emit.n_nodes, 0);
+        assert_int_equal(r.emit.n_edges, 0);
+        assert_true(r.emit.n_samples > 0);
         run_done(&r);
 }
 
@@ -512,6 +495,11 @@ static void test_collect_rates(void **state)
 
         assert_int_equal(samples_of(&r.emit, "nic:fixture01/lo"), 0);
 
+        /* eth0 (physical: it has a device link) lost 2 + 3 frames a second;
+         * br0's 0.2 drops/s are a bridge's, not counted */
+        assert_int_equal(r.emit.n_states, 1);
+        assert_state(&r.emit, eth0, FL_STATE_WARNING, "receive errors and drops: 5.0/s (3.0/s dropped)");
+
         run_done(&r);
 }
 
@@ -522,7 +510,6 @@ static void test_collect_sysfs_counters_and_wrap(void **state)
         _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
         _cleanup_free_ char *a = nd_line("eth1", UINT64_C(4294967000), 10, UINT64_C(18446744073709551000), 20);
         _cleanup_free_ char *b = nd_line("eth1", 704, 110, 384, 20);
-        const struct fl_enode *n;
         const char *eth1 = "nic:fixture01/eth1";
         const uint64_t t1 = T0 + TEN_S;
         struct run r;
@@ -537,12 +524,8 @@ static void test_collect_sysfs_counters_and_wrap(void **state)
         }
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
-        assert_int_equal(r.emit.n_nodes, 1);
-        n = find_node(&r.emit, eth1);
-        assert_non_null(n);
-        /* nothing readable but the absence of a device link */
-        assert_int_equal(n->n_attrs, 1);
-        assert_string_equal(node_attr(n, "physical"), "false");
+        assert_int_equal(r.emit.n_nodes, 0);
+        assert_int_equal(r.emit.n_samples, 0);
 
         write_file(root, "sys/class/net/eth1/statistics/rx_crc_errors", "10\n");
         write_file(root, "sys/class/net/eth1/statistics/rx_frame_errors", "150\n");
@@ -561,11 +544,13 @@ static void test_collect_sysfs_counters_and_wrap(void **state)
         assert_near(sample(&r.emit, eth1, "nic.rx_crc_errors_per_s", "1/s", t1), 1.6);
         assert_near(sample(&r.emit, eth1, "nic.rx_frame_errors_per_s", "1/s", t1), 5.0);
         assert_false(has_sample(&r.emit, eth1, "nic.tx_carrier_errors_per_s"));
+        /* no error in /proc/net/dev: the sysfs counters alone are no
+         * evidence */
+        assert_int_equal(r.emit.n_states, 0);
 
         /* deleted and created again under the same name: new counters */
         write_file(root, "sys/class/net/eth1/ifindex", "9\n");
         assert_int_equal(run_cycle(&r, t1 + TEN_S), 0);
-        assert_int_equal(r.emit.n_nodes, 1);
         assert_int_equal(r.emit.n_samples, 0);
         assert_int_equal(run_cycle(&r, t1 + 2 * TEN_S), 0);
         assert_near(sample(&r.emit, eth1, "nic.rx_bytes_per_s", "B/s", t1 + 2 * TEN_S), 0.0);
@@ -590,15 +575,15 @@ static void test_collect_interfaces_come_and_go(void **state)
         }
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
-        assert_int_equal(r.emit.n_nodes, 1);
+        assert_int_equal(r.emit.n_samples, 0);
 
-        /* tap1 appears: a node, no rate yet */
+        /* tap1 appears: no rate yet */
         {
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s%s%s", lo, x2, y1);
                 write_file(root, "proc/net/dev", c);
         }
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
-        assert_int_equal(r.emit.n_nodes, 2);
+        assert_int_equal(samples_of(&r.emit, "nic:fixture01/tap0"), 8);
         assert_near(sample(&r.emit, "nic:fixture01/tap0", "nic.rx_bytes_per_s", "B/s", T0 + TEN_S), 10.0);
         assert_int_equal(samples_of(&r.emit, "nic:fixture01/tap1"), 0);
 
@@ -608,7 +593,8 @@ static void test_collect_interfaces_come_and_go(void **state)
                 write_file(root, "proc/net/dev", c);
         }
         assert_int_equal(run_cycle(&r, T0 + 2 * TEN_S), 0);
-        assert_int_equal(r.emit.n_nodes, 1);
+        assert_int_equal(samples_of(&r.emit, "nic:fixture01/tap0"), 0);
+        assert_int_equal(samples_of(&r.emit, "nic:fixture01/tap1"), 8);
         assert_near(sample(&r.emit, "nic:fixture01/tap1", "nic.rx_bytes_per_s", "B/s", T0 + 2 * TEN_S), 100.0);
 
         {
@@ -616,7 +602,6 @@ static void test_collect_interfaces_come_and_go(void **state)
                 write_file(root, "proc/net/dev", c);
         }
         assert_int_equal(run_cycle(&r, T0 + 3 * TEN_S), 0);
-        assert_int_equal(r.emit.n_nodes, 1);
         assert_int_equal(r.emit.n_samples, 0);
 
         run_done(&r);
@@ -659,6 +644,93 @@ static void test_collect_errors(void **state)
         run_done(&r);
 }
 
+static void test_collect_error_detector(void **state)
+{
+        const char *root = *state;
+        _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
+        _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
+        static const char *const physical[] = { "phy0", "phy1", "phy2", "phy3" };
+        struct run r;
+
+        for (size_t i = 0; i < FL_ARRAY_SIZE(physical); i++) {
+                _cleanup_free_ char *dev = fl_asprintf("%s/sys/class/net/%s", root, physical[i]);
+                _cleanup_free_ char *link = fl_asprintf("%s/device", dev);
+                assert_int_equal(fl_mkdir_p(dev, 0755), 0);
+                assert_int_equal(symlink("../../../0000:00:19.0", link), 0);
+        }
+        write_file(root, "sys/class/net/bond0/bonding/mode", "active-backup 1\n");
+        write_file(root, "sys/class/net/phy0/statistics/rx_crc_errors", "900\n");
+        write_file(root, "sys/class/net/phy0/statistics/rx_frame_errors", "100\n");
+        write_file(root, "sys/class/net/phy0/statistics/tx_carrier_errors", "0\n");
+        write_file(root, "sys/class/net/phy1/statistics/tx_carrier_errors", "7\n");
+
+        {
+                _cleanup_free_ char *l0 = nd_errs("phy0", 1000, 0, 0, 0), *l1 = nd_errs("phy1", 0, 10, 5, 0),
+                                    *l2 = nd_errs("phy2", 0, 0, 0, 0), *l3 = nd_errs("phy3", 500, 500, 500, 500),
+                                    *t = nd_errs("tap0", 0, 0, 0, 0), *v = nd_errs("veth0", 0, 0, 0, 0),
+                                    *b = nd_errs("bond0", 1000, 0, 0, 0);
+                _cleanup_free_ char *c = fl_asprintf(HEADER "%s%s%s%s%s%s%s", l0, l1, l2, l3, t, v, b);
+                write_file(root, "proc/net/dev", c);
+        }
+        run_init(&r, procfs, sysfs);
+        /* one reading: no rate, no state */
+        assert_int_equal(run_cycle(&r, T0), 0);
+        assert_int_equal(r.emit.n_states, 0);
+
+        write_file(root, "sys/class/net/phy0/statistics/rx_crc_errors", "1400\n");
+        write_file(root, "sys/class/net/phy0/statistics/rx_frame_errors", "120\n");
+        write_file(root, "sys/class/net/phy1/statistics/tx_carrier_errors", "37\n");
+        {
+                /* phy0: 520 errors, 500 of them CRC, 20 frame
+                 * phy1: 50 drops in, 30 carrier errors out
+                 * phy2: 20 errors and 30 drops in
+                 * phy3: counters reset (went down): no evidence
+                 * tap0: 1000 drops, virtual: not counted; 10 errors out:
+                 *       1.0/s, not above the threshold
+                 * veth0: 20 errors in
+                 * bond0: its slaves' errors summed: left to them */
+                _cleanup_free_ char *l0 = nd_errs("phy0", 1520, 0, 0, 0), *l1 = nd_errs("phy1", 0, 60, 35, 0),
+                                    *l2 = nd_errs("phy2", 20, 30, 0, 0), *l3 = nd_errs("phy3", 0, 0, 0, 0),
+                                    *t = nd_errs("tap0", 0, 1000, 10, 0), *v = nd_errs("veth0", 20, 0, 0, 0),
+                                    *b = nd_errs("bond0", 1520, 0, 0, 0);
+                _cleanup_free_ char *c = fl_asprintf(HEADER "%s%s%s%s%s%s%s", l0, l1, l2, l3, t, v, b);
+                write_file(root, "proc/net/dev", c);
+        }
+        assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
+        fl_emit_finalize(&r.emit);
+        assert_int_equal(r.emit.n_states, 4);
+        assert_state(&r.emit, "nic:fixture01/phy0", FL_STATE_WARNING,
+                     "receive errors: 52.0/s (50.0/s CRC, 2.0/s frame)");
+        assert_state(&r.emit, "nic:fixture01/phy1", FL_STATE_WARNING,
+                     "receive drops: 5.0/s; transmit errors: 3.0/s (3.0/s carrier)");
+        assert_state(&r.emit, "nic:fixture01/phy2", FL_STATE_WARNING,
+                     "receive errors and drops: 5.0/s (3.0/s dropped)");
+        assert_state(&r.emit, "nic:fixture01/veth0", FL_STATE_WARNING, "receive errors: 2.0/s");
+        /* the samples are there all the same */
+        assert_near(sample(&r.emit, "nic:fixture01/bond0", "nic.rx_errors_per_s", "1/s", T0 + TEN_S), 52.0);
+        assert_near(sample(&r.emit, "nic:fixture01/tap0", "nic.rx_dropped_per_s", "1/s", T0 + TEN_S), 100.0);
+
+        /* errors stop: no state (sys_class_net says ok) */
+        assert_int_equal(run_cycle(&r, T0 + 2 * TEN_S), 0);
+        assert_int_equal(r.emit.n_states, 0);
+
+        /* the threshold is the configuration's: 10 errors in 10 s */
+        r.thresholds.nic_error_warning_per_s = 0.5;
+        {
+                _cleanup_free_ char *l0 = nd_errs("phy0", 1520, 0, 0, 0), *l1 = nd_errs("phy1", 0, 60, 35, 0),
+                                    *l2 = nd_errs("phy2", 20, 30, 0, 0), *l3 = nd_errs("phy3", 0, 0, 0, 0),
+                                    *t = nd_errs("tap0", 0, 1000, 20, 0), *v = nd_errs("veth0", 20, 0, 0, 0),
+                                    *b = nd_errs("bond0", 1520, 0, 0, 0);
+                _cleanup_free_ char *c = fl_asprintf(HEADER "%s%s%s%s%s%s%s", l0, l1, l2, l3, t, v, b);
+                write_file(root, "proc/net/dev", c);
+        }
+        assert_int_equal(run_cycle(&r, T0 + 3 * TEN_S), 0);
+        assert_int_equal(r.emit.n_states, 1);
+        assert_state(&r.emit, "nic:fixture01/tap0", FL_STATE_WARNING, "transmit errors: 1.0/s");
+
+        run_done(&r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -669,11 +741,12 @@ int main(void)
                 cmocka_unit_test(test_parse_headers),
                 cmocka_unit_test(test_parse_lines),
                 cmocka_unit_test(test_parse_line_count),
-                cmocka_unit_test(test_collect_inventory),
+                cmocka_unit_test(test_collect_no_inventory),
                 cmocka_unit_test_setup_teardown(test_collect_rates, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_collect_sysfs_counters_and_wrap, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_collect_interfaces_come_and_go, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_collect_errors, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_error_detector, setup_root, teardown_root),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

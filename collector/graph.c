@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+#include "graph.h"
+
+#include <inttypes.h>
+
+/* A node is recomputed at most this often per round; only a cycle can get
+ * there, and then the round ends with what it has instead of looping. */
+#define MAX_VISITS_PER_ROUND 64
+
+static const char *const names[] = { "ok", "warning", "unknown", "critical" };
+
+const char *fl_gstate_to_string(enum fl_gstate s)
+{
+        return (unsigned)s < FL_ARRAY_SIZE(names) ? names[s] : "unknown";
+}
+
+int fl_gstate_from_string(const char *s, enum fl_gstate *ret)
+{
+        for (size_t i = 0; i < FL_ARRAY_SIZE(names); i++)
+                if (strcmp(s, names[i]) == 0) {
+                        *ret = (enum fl_gstate)i;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+void fl_graph_init(struct fl_graph *g)
+{
+        *g = (struct fl_graph){ 0 };
+        fl_strmap_init(&g->by_id, 0);
+}
+
+void fl_graph_free(struct fl_graph *g)
+{
+        for (size_t i = 0; i < g->n_nodes; i++) {
+                free(g->nodes[i].key);
+                free(g->nodes[i].deps);
+                free(g->nodes[i].parents);
+        }
+        free(g->nodes);
+        free(g->queue);
+        fl_strmap_free(&g->by_id);
+        *g = (struct fl_graph){ 0 };
+}
+
+static void id_key(int64_t id, char buf[24])
+{
+        snprintf(buf, 24, "%" PRId64, id);
+}
+
+int64_t fl_graph_find(const struct fl_graph *g, int64_t id)
+{
+        char k[24];
+        int64_t idx;
+
+        id_key(id, k);
+        return fl_strmap_get(&g->by_id, k, &idx) ? idx : -1;
+}
+
+void fl_graph_queue(struct fl_graph *g, uint32_t node)
+{
+        struct fl_gnode *n = &g->nodes[node];
+
+        if (n->queued)
+                return;
+        if (g->q_len == g->q_cap) {
+                /* grow the ring, unrolling it */
+                size_t cap = g->q_cap ? g->q_cap * 2 : 1024;
+                uint32_t *q = fl_new0(uint32_t, cap);
+                for (size_t i = 0; i < g->q_len; i++)
+                        q[i] = g->queue[(g->q_head + i) % g->q_cap];
+                free(g->queue);
+                g->queue = q;
+                g->q_cap = cap;
+                g->q_head = 0;
+        }
+        g->queue[(g->q_head + g->q_len) % g->q_cap] = node;
+        g->q_len++;
+        n->queued = true;
+}
+
+void fl_graph_queue_all(struct fl_graph *g)
+{
+        for (size_t i = 0; i < g->n_nodes; i++)
+                fl_graph_queue(g, (uint32_t)i);
+}
+
+uint32_t fl_graph_upsert(struct fl_graph *g, int64_t id, const char *key, enum fl_gstate own, bool removed,
+                         int32_t min_ok, enum fl_gstate eff)
+{
+        int64_t at = fl_graph_find(g, id);
+        struct fl_gnode *n;
+
+        if (at < 0) {
+                char k[24];
+                g->nodes = fl_grow(g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof(*g->nodes));
+                at = (int64_t)g->n_nodes++;
+                n = &g->nodes[at];
+                *n = (struct fl_gnode){ .id = id, .key = fl_strdup(key), .eff = (uint8_t)eff, .cause = -1 };
+                id_key(id, k);
+                fl_strmap_put(&g->by_id, k, at);
+        }
+        n = &g->nodes[at];
+        if (strcmp(n->key, key) != 0) {
+                free(n->key);
+                n->key = fl_strdup(key);
+        }
+        n->own = (uint8_t)own;
+        n->removed = removed;
+        n->min_ok = min_ok;
+        fl_graph_queue(g, (uint32_t)at);
+        return (uint32_t)at;
+}
+
+static void remove_parent(struct fl_gnode *child, uint32_t parent)
+{
+        for (uint32_t i = 0; i < child->n_parents; i++)
+                if (child->parents[i] == parent) {
+                        child->parents[i] = child->parents[--child->n_parents];
+                        return;
+                }
+}
+
+static void push_u32(uint32_t **v, uint32_t *n, uint32_t *cap, uint32_t x)
+{
+        if (*n == *cap) {
+                *cap = *cap ? *cap * 2 : 4;
+                *v = fl_realloc(*v, sizeof(**v) * *cap);
+        }
+        (*v)[(*n)++] = x;
+}
+
+void fl_graph_set_deps(struct fl_graph *g, uint32_t node, const uint32_t *deps, size_t n)
+{
+        struct fl_gnode *x = &g->nodes[node];
+
+        for (uint32_t i = 0; i < x->n_deps; i++)
+                remove_parent(&g->nodes[x->deps[i]], node);
+        x->n_deps = 0;
+        for (size_t i = 0; i < n; i++) {
+                bool dup = false;
+                for (uint32_t j = 0; j < x->n_deps && !dup; j++)
+                        dup = x->deps[j] == deps[i];
+                if (dup || deps[i] == node)
+                        continue;
+                push_u32(&x->deps, &x->n_deps, &x->cap_deps, deps[i]);
+                struct fl_gnode *d = &g->nodes[deps[i]];
+                push_u32(&d->parents, &d->n_parents, &d->cap_parents, node);
+                x = &g->nodes[node];
+        }
+        fl_graph_queue(g, node);
+}
+
+enum fl_gstate fl_graph_compute(const struct fl_graph *g, uint32_t node, int32_t *ret_cause)
+{
+        const struct fl_gnode *x = &g->nodes[node];
+        uint8_t derived = FL_G_OK;
+        int32_t cause = -1;
+        uint32_t good = 0, unknown = 0, live = 0;
+        int32_t worst_dep = -1;
+        uint8_t worst = FL_G_OK;
+
+        for (uint32_t i = 0; i < x->n_deps; i++) {
+                const struct fl_gnode *d = &g->nodes[x->deps[i]];
+                if (d->removed)
+                        continue;
+                live++;
+                if (d->eff <= FL_G_WARNING)
+                        good++;
+                else if (d->eff == FL_G_UNKNOWN)
+                        unknown++;
+                if (d->eff > worst) {
+                        worst = d->eff;
+                        worst_dep = (int32_t)x->deps[i];
+                }
+        }
+        if (live > 0) {
+                if (x->min_ok < 0) {
+                        derived = worst;
+                } else {
+                        uint32_t k = (uint32_t)x->min_ok;
+                        if (good >= k)
+                                derived = worst > FL_G_OK ? FL_G_WARNING : FL_G_OK;
+                        else if (good + unknown >= k)
+                                derived = FL_G_UNKNOWN;
+                        else
+                                derived = FL_G_CRITICAL;
+                }
+                if (derived > FL_G_OK)
+                        cause = worst_dep;
+        }
+        if (x->own >= derived) {
+                /* its own state explains it: no dependency to blame */
+                *ret_cause = -1;
+                return (enum fl_gstate)x->own;
+        }
+        *ret_cause = cause;
+        return (enum fl_gstate)derived;
+}
+
+size_t fl_graph_propagate(struct fl_graph *g, struct fl_gchange **changes, size_t *n_changes, size_t *cap_changes)
+{
+        size_t work = 0;
+
+        for (size_t i = 0; i < g->n_nodes; i++)
+                g->nodes[i].visits = 0;
+        while (g->q_len > 0) {
+                uint32_t idx = g->queue[g->q_head];
+                g->q_head = (g->q_head + 1) % g->q_cap;
+                g->q_len--;
+                struct fl_gnode *x = &g->nodes[idx];
+                x->queued = false;
+                if (++x->visits > MAX_VISITS_PER_ROUND) {
+                        g->cycle_guard_hits++;
+                        continue;
+                }
+                work++;
+                int32_t cause;
+                enum fl_gstate eff = fl_graph_compute(g, idx, &cause);
+                if (eff == x->eff && cause == x->cause)
+                        continue;
+                *changes = fl_grow(*changes, cap_changes, *n_changes + 1, sizeof(**changes));
+                (*changes)[(*n_changes)++] = (struct fl_gchange){ idx, x->eff, (uint8_t)eff, cause };
+                bool state_changed = eff != x->eff;
+                x->eff = (uint8_t)eff;
+                x->cause = cause;
+                if (state_changed)
+                        for (uint32_t i = 0; i < x->n_parents; i++)
+                                fl_graph_queue(g, x->parents[i]);
+        }
+        return work;
+}
