@@ -406,3 +406,33 @@ LANGUAGE sql STABLE AS $$
      WHERE st.own_state <> 'ok'
      ORDER BY w.key, array_length(w.path, 1)
 $$;
+
+-- Claims in a fixed order (agent, epoch, sequence), so that two collectors
+-- committing groups that share agents cannot deadlock on their rows.
+CREATE OR REPLACE FUNCTION faultline.claim_batches(p_agent integer[], p_epoch bigint[], p_seq bigint[])
+RETURNS TABLE (idx integer, verdict text) LANGUAGE plpgsql AS $$
+DECLARE
+    e bigint;
+    s bigint;
+    i integer;
+BEGIN
+    FOR i IN SELECT o.i FROM unnest(p_agent, p_epoch, p_seq) WITH ORDINALITY AS o (a, ep, sq, i)
+              ORDER BY o.a, o.ep, o.sq, o.i LOOP
+        INSERT INTO faultline.agent_sequence (agent_id, boot_epoch, sequence)
+        VALUES (p_agent[i], 0, 0) ON CONFLICT (agent_id) DO NOTHING;
+        SELECT a.boot_epoch, a.sequence INTO e, s
+          FROM faultline.agent_sequence a WHERE a.agent_id = p_agent[i] FOR UPDATE;
+        idx := i;
+        IF p_epoch[i] > e OR (p_epoch[i] = e AND p_seq[i] > s) THEN
+            UPDATE faultline.agent_sequence
+               SET boot_epoch = p_epoch[i], sequence = p_seq[i], updated_at = now()
+             WHERE agent_id = p_agent[i];
+            verdict := 'ok';
+        ELSIF p_epoch[i] = e THEN
+            verdict := 'duplicate';
+        ELSE
+            verdict := 'stale';
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+END $$;
