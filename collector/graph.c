@@ -35,6 +35,7 @@ void fl_graph_free(struct fl_graph *g)
         for (size_t i = 0; i < g->n_nodes; i++) {
                 free(g->nodes[i].key);
                 free(g->nodes[i].deps);
+                free(g->nodes[i].dep_required);
                 free(g->nodes[i].parents);
         }
         free(g->nodes);
@@ -130,7 +131,7 @@ static void push_u32(uint32_t **v, uint32_t *n, uint32_t *cap, uint32_t x)
         (*v)[(*n)++] = x;
 }
 
-void fl_graph_set_deps(struct fl_graph *g, uint32_t node, const uint32_t *deps, size_t n)
+void fl_graph_set_deps_typed(struct fl_graph *g, uint32_t node, const uint32_t *deps, const bool *required, size_t n)
 {
         struct fl_gnode *x = &g->nodes[node];
 
@@ -143,12 +144,21 @@ void fl_graph_set_deps(struct fl_graph *g, uint32_t node, const uint32_t *deps, 
                         dup = x->deps[j] == deps[i];
                 if (dup || deps[i] == node)
                         continue;
+                uint32_t cap = x->cap_deps;
                 push_u32(&x->deps, &x->n_deps, &x->cap_deps, deps[i]);
+                if (x->cap_deps != cap || !x->dep_required)
+                        x->dep_required = fl_realloc(x->dep_required, x->cap_deps);
+                x->dep_required[x->n_deps - 1] = required && required[i];
                 struct fl_gnode *d = &g->nodes[deps[i]];
                 push_u32(&d->parents, &d->n_parents, &d->cap_parents, node);
                 x = &g->nodes[node];
         }
         fl_graph_queue(g, node);
+}
+
+void fl_graph_set_deps(struct fl_graph *g, uint32_t node, const uint32_t *deps, size_t n)
+{
+        fl_graph_set_deps_typed(g, node, deps, NULL, n);
 }
 
 enum fl_gstate fl_graph_compute(const struct fl_graph *g, uint32_t node, int32_t *ret_cause)
@@ -157,13 +167,20 @@ enum fl_gstate fl_graph_compute(const struct fl_graph *g, uint32_t node, int32_t
         uint8_t derived = FL_G_OK;
         int32_t cause = -1;
         uint32_t good = 0, unknown = 0, live = 0;
-        int32_t worst_dep = -1;
-        uint8_t worst = FL_G_OK;
+        int32_t worst_dep = -1, worst_req_dep = -1;
+        uint8_t worst = FL_G_OK, worst_req = FL_G_OK;
 
         for (uint32_t i = 0; i < x->n_deps; i++) {
                 const struct fl_gnode *d = &g->nodes[x->deps[i]];
                 if (d->removed)
                         continue;
+                if (x->dep_required[i]) {
+                        if (d->eff > worst_req) {
+                                worst_req = d->eff;
+                                worst_req_dep = (int32_t)x->deps[i];
+                        }
+                        continue;
+                }
                 live++;
                 if (d->eff <= FL_G_WARNING)
                         good++;
@@ -188,6 +205,10 @@ enum fl_gstate fl_graph_compute(const struct fl_graph *g, uint32_t node, int32_t
                 }
                 if (derived > FL_G_OK)
                         cause = worst_dep;
+        }
+        if (worst_req > derived) {
+                derived = worst_req;
+                cause = worst_req_dep;
         }
         if (x->own >= derived) {
                 /* its own state explains it: no dependency to blame */

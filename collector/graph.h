@@ -44,6 +44,7 @@ struct fl_gnode {
         int32_t cause; /* index of the dependency that made it worse, or -1 */
         uint32_t visits; /* recomputations in the current round */
         uint32_t *deps, n_deps, cap_deps;
+        uint8_t *dep_required; /* per dependency: needed whatever min_ok says (part_of) */
         uint32_t *parents, n_parents, cap_parents;
 };
 
@@ -72,8 +73,12 @@ int64_t fl_graph_find(const struct fl_graph *g, int64_t id);
  * database holds (so that a fresh leader reports only real changes). */
 uint32_t fl_graph_upsert(struct fl_graph *g, int64_t id, const char *key, enum fl_gstate own, bool removed,
                          int32_t min_ok, enum fl_gstate eff);
-/* Replaces a node's dependencies and queues it. */
+/* Replaces a node's dependencies and queues it. min_ok counts over all. */
 void fl_graph_set_deps(struct fl_graph *g, uint32_t node, const uint32_t *deps, size_t n);
+/* The same with, per dependency, whether it is required whatever min_ok
+ * says: a component is part_of its host, and an array of two disks that
+ * needs one still needs the host it runs in. min_ok counts over the others. */
+void fl_graph_set_deps_typed(struct fl_graph *g, uint32_t node, const uint32_t *deps, const bool *required, size_t n);
 void fl_graph_queue(struct fl_graph *g, uint32_t node);
 void fl_graph_queue_all(struct fl_graph *g);
 

@@ -51,7 +51,8 @@ struct edge_acc {
         struct fl_propagator *p;
         int64_t from;
         uint32_t *deps;
-        size_t n, cap;
+        bool *required;
+        size_t n, cap, cap_req;
         int64_t *missing;
         size_t n_missing, cap_missing;
 };
@@ -62,11 +63,11 @@ static void flush_edges(struct edge_acc *a)
                 return;
         int64_t at = fl_graph_find(&a->p->graph, a->from);
         if (at >= 0)
-                fl_graph_set_deps(&a->p->graph, (uint32_t)at, a->deps, a->n);
+                fl_graph_set_deps_typed(&a->p->graph, (uint32_t)at, a->deps, a->required, a->n);
         a->n = 0;
 }
 
-static void on_edge(void *userdata, int64_t from, int64_t to)
+static void on_edge(void *userdata, int64_t from, int64_t to, bool required)
 {
         struct edge_acc *a = userdata;
         int64_t t;
@@ -83,6 +84,8 @@ static void on_edge(void *userdata, int64_t from, int64_t to)
                 return;
         }
         a->deps = fl_grow(a->deps, &a->cap, a->n + 1, sizeof(*a->deps));
+        a->required = fl_grow(a->required, &a->cap_req, a->n + 1, sizeof(*a->required));
+        a->required[a->n] = required;
         a->deps[a->n++] = (uint32_t)t;
 }
 
@@ -108,6 +111,7 @@ static int load_edges(struct fl_propagator *p, const int64_t *from_ids, size_t n
                 if (r >= 0 && missing > 0)
                         r = fl_store_load_nodes(p->store, a.missing, a.n_missing, on_node, &p->graph);
                 free(a.deps);
+                free(a.required);
                 free(a.missing);
                 if (r < 0)
                         return r;

@@ -725,7 +725,8 @@ struct edge_stream {
 static void edge_row(PGresult *res, void *u)
 {
         struct edge_stream *es = u;
-        es->fn(es->userdata, parse_i64(PQgetvalue(res, 0, 0)), parse_i64(PQgetvalue(res, 0, 1)));
+        es->fn(es->userdata, parse_i64(PQgetvalue(res, 0, 0)), parse_i64(PQgetvalue(res, 0, 1)),
+               PQgetvalue(res, 0, 2)[0] == 't');
 }
 
 int fl_store_load_edges(struct fl_store *s, const int64_t *from_ids, size_t n, fl_store_edge_fn fn, void *userdata)
@@ -734,7 +735,7 @@ int fl_store_load_edges(struct fl_store *s, const int64_t *from_ids, size_t n, f
         _cleanup_free_ char *arr = from_ids ? i64_array(from_ids, n) : NULL;
 
         return stream_rows(s,
-                           "SELECT from_id, to_id FROM faultline.edges"
+                           "SELECT from_id, to_id, type = 'part_of' FROM faultline.edges"
                            " WHERE $1::bigint[] IS NULL OR from_id = ANY ($1::bigint[]) ORDER BY from_id",
                            arr, edge_row, &es, "loading edges");
 }

@@ -124,7 +124,8 @@ struct fl_node_row {
         int min_ok; /* -1: NULL */
 };
 typedef void (*fl_store_node_fn)(void *userdata, const struct fl_node_row *row);
-typedef void (*fl_store_edge_fn)(void *userdata, int64_t from_id, int64_t to_id);
+/* required: a part_of edge, needed whatever the node's min_ok says. */
+typedef void (*fl_store_edge_fn)(void *userdata, int64_t from_id, int64_t to_id, bool required);
 /* ids NULL: every node (streamed row by row). */
 int fl_store_load_nodes(struct fl_store *s, const int64_t *ids, size_t n, fl_store_node_fn fn, void *userdata);
 /* from_ids NULL: every edge. */
