@@ -86,7 +86,8 @@ static int identify_dir(const char *dir, const char *kname, struct blockdev_id *
                 if (strlen(parent) >= sizeof(id.parent))
                         return -ENAMETOOLONG;
                 memcpy(id.parent, parent, strlen(parent) + 1);
-                id.kind = BLOCKDEV_PARTITION;
+                /* loop0p1 is as virtual as loop0 */
+                id.kind = is_virtual_name(parent) ? BLOCKDEV_VIRTUAL : BLOCKDEV_PARTITION;
         } else if (exists(dir, "md"))
                 id.kind = BLOCKDEV_RAID;
         else if (exists(dir, "dm")) {

@@ -63,7 +63,7 @@ int dev_kmsg_parse_record(const char *line, struct dev_kmsg_record *ret)
         char prefix[256], *p, *field;
         size_t len = end ? (size_t)(end - line) : strlen(line), n = 0;
         unsigned nfield = 0;
-        uint32_t prio;
+        uint32_t prio = 0;
 
         if (len > DEV_KMSG_LINE_MAX)
                 return -E2BIG;
@@ -334,17 +334,6 @@ struct kmsg_state {
         size_t n_devs, cap_devs;
 };
 
-static int init(void *userdata, const struct fl_agent_ctx *ctx)
-{
-        struct kmsg_state *s = userdata;
-
-        (void)ctx;
-        s->fd = -1;
-        s->buf = fl_malloc(READ_CHUNK + 1);
-        s->line = fl_malloc(DEV_KMSG_LINE_MAX + 2);
-        return 0;
-}
-
 static void dev_free(struct kmsg_dev *d)
 {
         free(d->key);
@@ -412,6 +401,25 @@ static void close_log(struct kmsg_state *s, int error)
         s->fd = -1;
         s->error = error;
         s->retry_in = RETRY_CYCLES - 1;
+}
+
+static int init(void *userdata, const struct fl_agent_ctx *ctx)
+{
+        struct kmsg_state *s = userdata;
+        int r;
+
+        s->fd = -1;
+        s->buf = fl_malloc(READ_CHUNK + 1);
+        s->line = fl_malloc(DEV_KMSG_LINE_MAX + 2);
+        /* Opened now, so that the character device is positioned at its
+         * end before the first cycle. An unreadable log is no reason not to
+         * start: collect() reports it and tries again later. */
+        r = open_log(s, ctx->devfs);
+        if (r < 0) {
+                close_log(s, -r);
+                s->retry_in = RETRY_CYCLES; /* the first collect() counts as one */
+        }
+        return 0;
 }
 
 static struct kmsg_dev *find_dev(struct kmsg_state *s, const char *kname)

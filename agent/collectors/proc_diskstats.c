@@ -9,7 +9,8 @@
  * (loop, ram, zram, ...) carry no I/O worth alerting on and can number in
  * the hundreds; they, and partitions of them, are skipped. Identifying a
  * device takes a few sysfs lookups, so the result is cached per device
- * name and number and redone only when the set of devices changes.
+ * name and number, redone when the set of devices changes and, for renames
+ * that diskstats does not show, every DISKSTATS_IDENTIFY_CYCLES cycles.
  */
 #include "proc_diskstats.h"
 
@@ -169,7 +170,13 @@ struct diskstats_state {
         uint64_t prev_us;
         struct ds_ident *idents; /* the devices of the last reading, sorted by name */
         size_t n_idents;
+        unsigned cycles_since_identify; /* since every device was identified afresh */
 };
+
+/* A device can change its name in a key without any change in diskstats
+ * (lvrename keeps dm-N and its number): every device is identified afresh
+ * this often, as sys_block rescans its topology. */
+#define DISKSTATS_IDENTIFY_CYCLES 60
 
 /* Anything larger cannot parse anyway (line count × line length ceilings). */
 #define DISKSTATS_MAX_BYTES ((size_t)PROC_DISKSTATS_MAX_LINES * (PROC_DISKSTATS_MAX_LINE_LEN + 1))
@@ -204,6 +211,7 @@ static void fini(void *userdata)
         s->prev = NULL;
         s->idents = NULL;
         s->buf_cap = s->n_prev = s->n_idents = 0;
+        s->cycles_since_identify = 0;
 }
 
 /* Reads the whole file from offset 0 into *buf, growing it up to max. */
@@ -317,13 +325,15 @@ static void identify(const struct fl_agent_ctx *ctx, const struct proc_diskstats
 /*
  * Brings the identification cache in line with this reading: one lookup per
  * line when the set of devices did not change, identification of the new
- * ones (and of those that failed before) when it did.
+ * ones (and of those that failed before) when it did, of all of them every
+ * DISKSTATS_IDENTIFY_CYCLES cycles.
  */
 static void update_idents(struct diskstats_state *s, const struct fl_agent_ctx *ctx,
                           const struct proc_diskstats_line *cur, size_t n_cur)
 {
+        bool all = ++s->cycles_since_identify >= DISKSTATS_IDENTIFY_CYCLES;
+        bool same = !all && n_cur == s->n_idents;
         struct ds_ident *idents;
-        bool same = n_cur == s->n_idents;
 
         for (size_t i = 0; same && i < n_cur; i++)
                 same = ident_current(find_ident(s->idents, s->n_idents, cur[i].name), &cur[i]);
@@ -332,7 +342,7 @@ static void update_idents(struct diskstats_state *s, const struct fl_agent_ctx *
 
         idents = fl_new0(struct ds_ident, n_cur);
         for (size_t i = 0; i < n_cur; i++) {
-                const struct ds_ident *old = find_ident(s->idents, s->n_idents, cur[i].name);
+                const struct ds_ident *old = all ? NULL : find_ident(s->idents, s->n_idents, cur[i].name);
                 if (ident_current(old, &cur[i])) {
                         idents[i] = *old;
                         idents[i].key = old->key ? fl_strdup(old->key) : NULL;
@@ -344,6 +354,8 @@ static void update_idents(struct diskstats_state *s, const struct fl_agent_ctx *
         idents_free(s->idents, s->n_idents);
         s->idents = idents;
         s->n_idents = n_cur;
+        if (all)
+                s->cycles_since_identify = 0;
 }
 
 /*

@@ -24,7 +24,8 @@
  *      subdirectory (another root) or a btrfs subvolume is a node of its
  *      own: it is the path under which pools and VM disks are found.
  * A real filesystem whose device number sysfs does not know is still a node,
- * without a "stored_on" edge.
+ * without a "stored_on" edge, unless its major is one of the fixed majors of
+ * virtual devices (loop, ram, nbd, ...).
  *
  * Read-only detector: remembered per mount id (a mount unmounted and mounted
  * again is a new mount). A mount seen read-write in any earlier cycle that is
@@ -511,6 +512,14 @@ static int identify_dm_name(const char *sysfs, const char *name, struct blockdev
         return r;
 }
 
+/* When sysfs does not know a device (a container without /sys/dev/block),
+ * the fixed majors of ram (1), floppy (2), loop (7), SCSI CD (11) and nbd
+ * (43) still say "virtual". */
+static bool virtual_major(uint32_t major)
+{
+        return major == 1 || major == 2 || major == 7 || major == 11 || major == 43;
+}
+
 /*
  * The block device a mount is stored on: 1 and *ret when found, 0 when the
  * mount is real but sysfs does not know its device, -ENOENT when it is not
@@ -522,8 +531,11 @@ static int mount_device(const char *sysfs, const struct proc_mountinfo_entry *e,
 
         if (proc_mountinfo_is_pseudo_fstype(e->fstype))
                 return -ENOENT;
-        if (e->major != 0)
-                return blockdev_identify_devnum(sysfs, e->major, e->minor, ret) >= 0 ? 1 : 0;
+        if (e->major != 0) {
+                if (blockdev_identify_devnum(sysfs, e->major, e->minor, ret) >= 0)
+                        return 1;
+                return virtual_major(e->major) ? -ENOENT : 0;
+        }
         /* An anonymous device number: btrfs, or something without a device. */
         if (!fl_startswith(e->source, "/dev/"))
                 return -ENOENT;
@@ -585,6 +597,7 @@ static void emit_usage(const struct fl_agent_ctx *ctx, struct fl_emit *emit, con
         _cleanup_free_ char *path =
                 host_root ? fl_strdup(e->mount_point) : fl_asprintf("%s%s", ctx->rootfs, e->mount_point);
         struct proc_mountinfo_usage u;
+        struct fl_thresholds thresholds;
         struct statvfs sv;
         struct stat st;
         char reason[256];
@@ -615,7 +628,11 @@ static void emit_usage(const struct fl_agent_ctx *ctx, struct fl_emit *emit, con
         fl_emit_sample(emit, key, "fs.used_pct", "%", ctx->now_us, u.used_pct);
         if (u.inodes_used_pct >= 0)
                 fl_emit_sample(emit, key, "fs.inodes_used_pct", "%", ctx->now_us, u.inodes_used_pct);
-        state = proc_mountinfo_usage_state(&u, ctx->thresholds, reason, sizeof(reason));
+        if (ctx->thresholds)
+                thresholds = *ctx->thresholds;
+        else
+                fl_thresholds_defaults(&thresholds);
+        state = proc_mountinfo_usage_state(&u, &thresholds, reason, sizeof(reason));
         if (state != FL_STATE_OK)
                 fl_emit_state(emit, key, state, "%s", reason);
 }

@@ -422,10 +422,10 @@ static const struct nic_reading *find_prev(const struct net_dev_state *s, const 
 }
 
 /*
- * Error rate of one direction for the detector. The counters are read as
- * they come: one that went backwards was reset (driver reload, a "-S"
- * reset of some NICs), not wrapped — a wrap of an error counter is billions
- * of errors away — so that reading gives no evidence (*ret_ok false).
+ * Error rate of one counter for the detector. One that went backwards
+ * was reset (a driver that clears its statistics on reset keeps the
+ * ifindex), not wrapped — a wrap of an error counter is billions of errors
+ * away — so that reading gives no evidence (*ret_ok false).
  */
 static double error_rate(uint64_t prev, uint64_t cur, double dt_s, bool *ret_ok)
 {

@@ -239,6 +239,7 @@ struct sb_member {
         char *name; /* its name in that key, for reasons */
         char *dir; /* md/dev-X, NULL for a member only listed in slaves/ */
         struct sb_file state; /* md/dev-X/state */
+        bool spare; /* in this cycle's reading */
 };
 
 /* SCSI I/O error counter history; survives rescans. */
@@ -263,7 +264,7 @@ struct sb_dev {
         struct sb_file scsi_state, ioerr_cnt;
         struct ioerr_track ioerr;
 
-        bool md, md_redundant;
+        bool md, md_redundant, md_container;
         unsigned raid_disks;
         struct sb_file array_state, degraded, sync_action, sync_completed;
         struct sb_member *members;
@@ -495,76 +496,61 @@ static int compare_members(const void *a, const void *b)
 }
 
 /* Members from md/dev-* (a faulty member that md took out of its slot has
- * no rdN link, but still its dev-X directory), then from slaves/. */
-static int scan_md_members(const struct fl_agent_ctx *ctx, const char *dir, struct sb_dev *d)
+ * no rdN link, but still its dev-X directory), then from slaves/. Past
+ * SYS_BLOCK_MAX_MEMBERS the rest is left out. */
+static void scan_md_members(const struct fl_agent_ctx *ctx, const char *dir, struct sb_dev *d)
 {
         _cleanup_free_ char *mddir = fl_asprintf("%s/md", dir);
-        DIR *md = opendir(mddir);
-        struct dirent *de;
-        int r = 0;
-
-        if (md) {
-                while ((de = readdir(md))) {
-                        char kname[BLOCKDEV_NAME_MAX];
-                        _cleanup_free_ char *rdev = NULL;
-                        struct blockdev_id id;
-                        struct sb_member *m;
-                        char *key;
-
-                        if (!fl_startswith(de->d_name, "dev-") || !de->d_name[4])
-                                continue;
-                        if (d->n_members >= SYS_BLOCK_MAX_MEMBERS) {
-                                r = -E2BIG;
-                                break;
-                        }
-                        rdev = fl_asprintf("%s/%s", mddir, de->d_name);
-                        md_member_kname(rdev, de->d_name + 4, kname, sizeof(kname));
-                        key = related_key(ctx, kname, &id);
-                        if (!key || has_member(d, key)) {
-                                free(key);
-                                continue;
-                        }
-                        m = add_member(d, key, id.name);
-                        m->dir = TAKE_PTR(rdev);
-                        {
-                                _cleanup_free_ char *rel = fl_asprintf("md/%s/state", de->d_name);
-                                sb_file_init(&m->state, dir, rel);
-                        }
-                }
-                closedir(md);
-        }
-        if (r < 0)
-                return r;
-
         _cleanup_free_ char *slaves = fl_asprintf("%s/slaves", dir);
-        DIR *sl = opendir(slaves);
-        if (sl) {
-                while ((de = readdir(sl))) {
-                        struct blockdev_id id;
-                        char *key;
+        struct dirent *de;
+        DIR *md, *sl;
 
-                        if (de->d_name[0] == '.')
-                                continue;
-                        if (d->n_members >= SYS_BLOCK_MAX_MEMBERS) {
-                                r = -E2BIG;
-                                break;
-                        }
-                        key = related_key(ctx, de->d_name, &id);
-                        if (!key || has_member(d, key)) {
-                                free(key);
-                                continue;
-                        }
-                        add_member(d, key, id.name);
+        md = opendir(mddir);
+        while (md && (de = readdir(md)) && d->n_members < SYS_BLOCK_MAX_MEMBERS) {
+                _cleanup_free_ char *rdev = NULL, *rel = NULL;
+                char kname[BLOCKDEV_NAME_MAX];
+                struct blockdev_id id;
+                struct sb_member *m;
+                char *key;
+
+                if (!fl_startswith(de->d_name, "dev-") || !de->d_name[4])
+                        continue;
+                rdev = fl_asprintf("%s/%s", mddir, de->d_name);
+                md_member_kname(rdev, de->d_name + 4, kname, sizeof(kname));
+                key = related_key(ctx, kname, &id);
+                if (!key || has_member(d, key)) {
+                        free(key);
+                        continue;
                 }
-                closedir(sl);
+                m = add_member(d, key, id.name);
+                m->dir = TAKE_PTR(rdev);
+                rel = fl_asprintf("md/%s/state", de->d_name);
+                sb_file_init(&m->state, dir, rel);
         }
-        if (r < 0)
-                return r;
+        if (md)
+                closedir(md);
+
+        sl = opendir(slaves);
+        while (sl && (de = readdir(sl)) && d->n_members < SYS_BLOCK_MAX_MEMBERS) {
+                struct blockdev_id id;
+                char *key;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                key = related_key(ctx, de->d_name, &id);
+                if (!key || has_member(d, key)) {
+                        free(key);
+                        continue;
+                }
+                add_member(d, key, id.name);
+        }
+        if (sl)
+                closedir(sl);
+
         if (d->n_members > 1)
                 qsort(d->members, d->n_members, sizeof(*d->members), compare_members);
         for (size_t i = 0; i < d->n_members; i++)
                 dev_edge(d, fl_strdup(d->members[i].key), "member");
-        return 0;
 }
 
 static void scan_md(const struct fl_agent_ctx *ctx, const char *dir, struct sb_dev *d)
@@ -590,13 +576,16 @@ static void scan_md(const struct fl_agent_ctx *ctx, const char *dir, struct sb_d
         k = sys_block_md_min_ok(level, n);
         d->min_ok = k > 0 ? k : -1;
         d->md_redundant = md_level_redundant(level) && d->min_ok > 0;
+        /* An IMSM or DDF container only groups the disks of the arrays
+         * defined in its metadata; it is never started, so its array_state
+         * is always "inactive", which is no fault. */
+        d->md_container = fl_streq(level, "container");
 
         sb_file_init(&d->array_state, dir, "md/array_state");
         sb_file_init(&d->degraded, dir, "md/degraded");
         sb_file_init(&d->sync_action, dir, "md/sync_action");
         sb_file_init(&d->sync_completed, dir, "md/sync_completed");
-        /* An array with too many members still gets its node. */
-        (void)scan_md_members(ctx, dir, d);
+        scan_md_members(ctx, dir, d);
 }
 
 static void scan_dm(const struct fl_agent_ctx *ctx, const char *dir, struct sb_dev *d)
@@ -944,18 +933,16 @@ static const char *sync_label(enum sys_block_sync_action a)
         }
 }
 
-/* Reads the members' states; returns the names of spares that hold a slot
- * (the devices a recovery is rebuilding), ", "-separated, or NULL. */
-static char *check_md_members(struct sys_block_state *s, struct sb_dev *d, struct fl_emit *emit)
+/* Judges the members by their md/dev-X/state. */
+static void check_md_members(struct sys_block_state *s, struct sb_dev *d, struct fl_emit *emit)
 {
-        char *rebuilding = NULL;
-
         for (size_t i = 0; i < d->n_members; i++) {
                 struct sb_member *m = &d->members[i];
                 char buf[ATTR_MAX];
                 unsigned flags;
                 int r;
 
+                m->spare = false;
                 if (!m->dir)
                         continue;
                 r = sb_file_read(&m->state, buf, sizeof(buf));
@@ -989,28 +976,42 @@ static char *check_md_members(struct sys_block_state *s, struct sb_dev *d, struc
                         fl_emit_state(emit, m->key, FL_STATE_WARNING, "blocked in %s", d->id.name);
                 if (flags & SYS_BLOCK_MD_DEV_WANT_REPLACEMENT)
                         fl_emit_state(emit, m->key, FL_STATE_WARNING, "to be replaced in %s", d->id.name);
-                if (flags & SYS_BLOCK_MD_DEV_SPARE) {
-                        _cleanup_free_ char *slot_path = fl_asprintf("%s/slot", m->dir);
-                        char slot[ATTR_MAX];
-
-                        /* Read only for spares, so rarely: no descriptor
-                         * kept for it. */
-                        if (fl_read_line(slot_path, slot, sizeof(slot)) >= 0) {
-                                trim(slot);
-                                if (slot[0] && !fl_streq(slot, "none")) {
-                                        char *joined = rebuilding ? fl_asprintf("%s, %s", rebuilding, m->name)
-                                                                  : fl_strdup(m->name);
-                                        free(rebuilding);
-                                        rebuilding = joined;
-                                }
-                        }
-                }
+                m->spare = flags & SYS_BLOCK_MD_DEV_SPARE;
         }
-        return rebuilding;
 }
 
-static void check_md_sync(struct sb_dev *d, struct fl_enode *node, const char *rebuilding, struct fl_emit *emit)
+/*
+ * The spares that hold a slot: the devices a recovery is rebuilding (a hot
+ * spare waiting has slot "none"), ", "-separated, or NULL. Only read during
+ * a recovery, so with no descriptor kept for it.
+ */
+static char *rebuilding_members(const struct sb_dev *d)
 {
+        char *names = NULL;
+
+        for (size_t i = 0; i < d->n_members; i++) {
+                const struct sb_member *m = &d->members[i];
+                _cleanup_free_ char *path = NULL;
+                char slot[ATTR_MAX];
+
+                if (!m->spare)
+                        continue;
+                path = fl_asprintf("%s/slot", m->dir);
+                if (fl_read_line(path, slot, sizeof(slot)) < 0)
+                        continue;
+                trim(slot);
+                if (slot[0] && !fl_streq(slot, "none")) {
+                        char *joined = names ? fl_asprintf("%s, %s", names, m->name) : fl_strdup(m->name);
+                        free(names);
+                        names = joined;
+                }
+        }
+        return names;
+}
+
+static void check_md_sync(struct sb_dev *d, struct fl_enode *node, struct fl_emit *emit)
+{
+        _cleanup_free_ char *rebuilding = NULL;
         enum sys_block_sync_action action;
         char buf[ATTR_MAX], progress[64];
         uint64_t done, total;
@@ -1043,46 +1044,58 @@ static void check_md_sync(struct sb_dev *d, struct fl_enode *node, const char *r
                 snprintf(progress, sizeof(progress), "delayed");
         else
                 snprintf(progress, sizeof(progress), "pending");
-        if (rebuilding && action == SYS_BLOCK_SYNC_RECOVER)
+        if (action == SYS_BLOCK_SYNC_RECOVER)
+                rebuilding = rebuilding_members(d);
+        if (rebuilding)
                 fl_emit_state(emit, d->key, FL_STATE_WARNING, "%s %s (%s)", sync_label(action), progress, rebuilding);
         else
                 fl_emit_state(emit, d->key, FL_STATE_WARNING, "%s %s", sync_label(action), progress);
 }
 
-static void check_md(struct sys_block_state *s, struct sb_dev *d, struct fl_enode *node, struct fl_emit *emit)
+static void check_md_array_state(struct sb_dev *d, struct fl_emit *emit)
 {
         enum sys_block_array_state as;
-        _cleanup_free_ char *rebuilding = NULL;
+        char buf[ATTR_MAX];
+        int r;
+
+        r = sb_file_read(&d->array_state, buf, sizeof(buf));
+        if (r < 0) {
+                fl_emit_state(emit, d->key, FL_STATE_UNKNOWN, "could not read %s: %s", d->array_state.rel,
+                              strerror(-r));
+                return;
+        }
+        if (sys_block_parse_md_array_state(buf, &as) < 0) {
+                fl_emit_state(emit, d->key, FL_STATE_UNKNOWN, "unrecognised %s \"%s\"", d->array_state.rel, buf);
+                return;
+        }
+        switch (as) {
+        case SYS_BLOCK_ARRAY_CLEAR:
+        case SYS_BLOCK_ARRAY_INACTIVE:
+        case SYS_BLOCK_ARRAY_SUSPENDED:
+        case SYS_BLOCK_ARRAY_BROKEN:
+                fl_emit_state(emit, d->key, FL_STATE_CRITICAL, "array_state \"%s\"", buf);
+                break;
+        case SYS_BLOCK_ARRAY_READONLY:
+        case SYS_BLOCK_ARRAY_READ_AUTO:
+                fl_emit_state(emit, d->key, FL_STATE_WARNING, "array_state \"%s\"", buf);
+                break;
+        case SYS_BLOCK_ARRAY_CLEAN:
+        case SYS_BLOCK_ARRAY_ACTIVE:
+        case SYS_BLOCK_ARRAY_WRITE_PENDING:
+        case SYS_BLOCK_ARRAY_ACTIVE_IDLE:
+                break;
+        }
+}
+
+static void check_md(struct sys_block_state *s, struct sb_dev *d, struct fl_enode *node, struct fl_emit *emit)
+{
         char buf[ATTR_MAX];
         uint32_t degraded;
         int r;
 
-        r = sb_file_read(&d->array_state, buf, sizeof(buf));
-        if (r < 0)
-                fl_emit_state(emit, d->key, FL_STATE_UNKNOWN, "could not read %s: %s", d->array_state.rel,
-                              strerror(-r));
-        else if (sys_block_parse_md_array_state(buf, &as) < 0)
-                fl_emit_state(emit, d->key, FL_STATE_UNKNOWN, "unrecognised %s \"%s\"", d->array_state.rel, buf);
-        else
-                switch (as) {
-                case SYS_BLOCK_ARRAY_CLEAR:
-                case SYS_BLOCK_ARRAY_INACTIVE:
-                case SYS_BLOCK_ARRAY_SUSPENDED:
-                case SYS_BLOCK_ARRAY_BROKEN:
-                        fl_emit_state(emit, d->key, FL_STATE_CRITICAL, "array_state \"%s\"", buf);
-                        break;
-                case SYS_BLOCK_ARRAY_READONLY:
-                case SYS_BLOCK_ARRAY_READ_AUTO:
-                        fl_emit_state(emit, d->key, FL_STATE_WARNING, "array_state \"%s\"", buf);
-                        break;
-                case SYS_BLOCK_ARRAY_CLEAN:
-                case SYS_BLOCK_ARRAY_ACTIVE:
-                case SYS_BLOCK_ARRAY_WRITE_PENDING:
-                case SYS_BLOCK_ARRAY_ACTIVE_IDLE:
-                        break;
-                }
-
-        rebuilding = check_md_members(s, d, emit);
+        if (!d->md_container)
+                check_md_array_state(d, emit);
+        check_md_members(s, d, emit);
 
         /* raid0 and linear have no redundancy attributes to read. */
         if (!d->md_redundant)
@@ -1097,7 +1110,7 @@ static void check_md(struct sys_block_state *s, struct sb_dev *d, struct fl_enod
                 fl_emit_state(emit, d->key, working >= (unsigned)d->min_ok ? FL_STATE_WARNING : FL_STATE_CRITICAL,
                               "degraded: %u of %u members working", working, d->raid_disks);
         }
-        check_md_sync(d, node, rebuilding, emit);
+        check_md_sync(d, node, emit);
 }
 
 static void emit_device(struct sys_block_state *s, struct sb_dev *d, const struct fl_agent_ctx *ctx,

@@ -738,6 +738,34 @@ static void test_collect_caches_identification(void **state)
         run_done(&r);
 }
 
+static void test_collect_dm_rename(void **state)
+{
+        const char *root = *state;
+        _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
+        _cleanup_free_ char *sysfs = fl_asprintf("%s/sys", root);
+        uint64_t t = T0;
+        struct run r;
+
+        make_plain_sysfs(root);
+        copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
+        run_init(&r, procfs, sysfs);
+        assert_int_equal(run_cycle(&r, t), 0);
+
+        /* lvrename: same dm-0, same number, same diskstats line; the new
+         * name shows in the keys once every device is identified again */
+        write_file(root, "sys/devices/virtual/block/dm-0/dm/name", "vg0-system\n");
+        for (unsigned i = 2; i < 60; i++) {
+                assert_int_equal(run_cycle(&r, t += TEN_S), 0);
+                assert_int_equal(samples_of(&r.emit, "dm:fixture01/vg0-root"), 8);
+        }
+        assert_int_equal(run_cycle(&r, t += TEN_S), 0);
+        assert_int_equal(samples_of(&r.emit, "dm:fixture01/vg0-root"), 0);
+        assert_int_equal(samples_of(&r.emit, "dm:fixture01/vg0-system"), 8);
+        assert_int_equal(r.emit.n_samples, 6 * 8);
+
+        run_done(&r);
+}
+
 static void test_collect_wraparound(void **state)
 {
         const char *root = *state;
@@ -884,6 +912,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_collect_rates, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_collect_keeps_file_open, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_collect_caches_identification, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_dm_rename, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_collect_wraparound, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_collect_devices_come_and_go, setup_root, teardown_root),
                 cmocka_unit_test_setup_teardown(test_collect_errors, setup_root, teardown_root),

@@ -838,6 +838,8 @@ static void test_collect_bind_mounts(void **state)
                               "50 29 8:17 /www /srv/www2 rw - ext4 /dev/sdb1 rw\n"
                               /* a device sysfs does not know: node, no stored_on */
                               "51 29 8:99 / /odd rw - ext4 /dev/sdz9 rw\n"
+                              /* a loop device sysfs does not know: still virtual */
+                              "57 29 7:5 / /snap/x/1 ro - squashfs /dev/loop5 ro\n"
                               /* anonymous device numbers without a device */
                               "52 29 0:55 / /net rw - nfs4 server:/export rw\n"
                               "53 29 0:56 / /net2 rw - nfs4 server:/export rw\n"
@@ -862,6 +864,7 @@ static void test_collect_bind_mounts(void **state)
         assert_null(find_node(&r.emit, "filesystem:h/net"));
         assert_null(find_node(&r.emit, "filesystem:h/net2"));
         assert_null(find_node(&r.emit, "filesystem:h/zfs"));
+        assert_null(find_node(&r.emit, "filesystem:h/snap/x/1"));
         assert_true(has_edge(&r.emit, "filesystem:h/home", "partition:h/sda1", "stored_on"));
         assert_null(find_node(&r.emit, "filesystem:h/srv"));
         assert_int_equal(count_nodes(&r.emit, "filesystem:"), 5);
