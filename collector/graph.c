@@ -3,10 +3,6 @@
 
 #include <inttypes.h>
 
-/* A node is recomputed at most this often per round; only a cycle can get
- * there, and then the round ends with what it has instead of looping. */
-#define MAX_VISITS_PER_ROUND 64
-
 static const char *const names[] = { "ok", "warning", "unknown", "critical" };
 
 const char *fl_gstate_to_string(enum fl_gstate s)
@@ -40,6 +36,7 @@ void fl_graph_free(struct fl_graph *g)
         }
         free(g->nodes);
         free(g->queue);
+        free(g->touched);
         fl_strmap_free(&g->by_id);
         *g = (struct fl_graph){ 0 };
 }
@@ -106,7 +103,13 @@ uint32_t fl_graph_upsert(struct fl_graph *g, int64_t id, const char *key, enum f
                 free(n->key);
                 n->key = fl_strdup(key);
         }
+        if (own < n->own)
+                n->may_improve = true;
         n->own = (uint8_t)own;
+        if (n->removed != removed)
+                /* its parents count it, or stop counting it */
+                for (uint32_t i = 0; i < n->n_parents; i++)
+                        fl_graph_queue(g, n->parents[i]);
         n->removed = removed;
         n->min_ok = min_ok;
         fl_graph_queue(g, (uint32_t)at);
@@ -138,6 +141,7 @@ void fl_graph_set_deps_typed(struct fl_graph *g, uint32_t node, const uint32_t *
         for (uint32_t i = 0; i < x->n_deps; i++)
                 remove_parent(&g->nodes[x->deps[i]], node);
         x->n_deps = 0;
+        x->may_improve = true;
         for (size_t i = 0; i < n; i++) {
                 bool dup = false;
                 for (uint32_t j = 0; j < x->n_deps && !dup; j++)
@@ -219,35 +223,105 @@ enum fl_gstate fl_graph_compute(const struct fl_graph *g, uint32_t node, int32_t
         return (enum fl_gstate)derived;
 }
 
+/* Remembers a node's state at the start of the round, before its first
+ * change in it: one change per node and round is reported, from there to
+ * where it ends. */
+static void touch(struct fl_graph *g, uint32_t idx)
+{
+        struct fl_gnode *x = &g->nodes[idx];
+
+        if (x->touch_round == g->round)
+                return;
+        x->touch_round = g->round;
+        x->orig_eff = x->eff;
+        x->orig_cause = x->cause;
+        push_u32(&g->touched, &g->n_touched, &g->cap_touched, idx);
+}
+
+/*
+ * A node got better. Its ancestors that only inherited a failure may have
+ * inherited it through a cycle back from themselves, where it would hold
+ * itself up forever; so they start again from their own state and are
+ * recomputed (the least fixpoint). Each node at most once per round.
+ */
+static void reset_ancestors(struct fl_graph *g, uint32_t from)
+{
+        uint32_t *stack = NULL, n = 0, cap = 0;
+
+        for (uint32_t i = 0; i < g->nodes[from].n_parents; i++)
+                push_u32(&stack, &n, &cap, g->nodes[from].parents[i]);
+        while (n > 0) {
+                uint32_t p = stack[--n];
+                struct fl_gnode *x = &g->nodes[p];
+                if (x->reset_round == g->round || x->eff <= x->own)
+                        continue;
+                x->reset_round = g->round;
+                touch(g, p);
+                x->eff = x->own;
+                x->cause = -1;
+                fl_graph_queue(g, p);
+                for (uint32_t i = 0; i < x->n_parents; i++)
+                        push_u32(&stack, &n, &cap, x->parents[i]);
+        }
+        free(stack);
+}
+
 size_t fl_graph_propagate(struct fl_graph *g, struct fl_gchange **changes, size_t *n_changes, size_t *cap_changes)
 {
         size_t work = 0;
 
-        for (size_t i = 0; i < g->n_nodes; i++)
-                g->nodes[i].visits = 0;
+        g->round++;
+        g->n_touched = 0;
         while (g->q_len > 0) {
                 uint32_t idx = g->queue[g->q_head];
                 g->q_head = (g->q_head + 1) % g->q_cap;
                 g->q_len--;
                 struct fl_gnode *x = &g->nodes[idx];
                 x->queued = false;
-                if (++x->visits > MAX_VISITS_PER_ROUND) {
+                if (x->visit_round != g->round) {
+                        x->visit_round = g->round;
+                        x->visits = 0;
+                }
+                /* A node is recomputed about once per dependency that changes;
+                 * far more than that only happens in a cycle. */
+                if (++x->visits > 64 + 4 * x->n_deps) {
                         g->cycle_guard_hits++;
                         continue;
                 }
                 work++;
+                if (x->may_improve) {
+                        /* Forget what it inherited, and what its ancestors
+                         * inherited from it, before recomputing: a failure
+                         * must not hold itself up through a cycle. */
+                        x->may_improve = false;
+                        if (x->eff > x->own) {
+                                touch(g, idx);
+                                x->eff = x->own;
+                                x->cause = -1;
+                                x->reset_round = g->round;
+                                reset_ancestors(g, idx);
+                        }
+                }
                 int32_t cause;
                 enum fl_gstate eff = fl_graph_compute(g, idx, &cause);
                 if (eff == x->eff && cause == x->cause)
                         continue;
-                *changes = fl_grow(*changes, cap_changes, *n_changes + 1, sizeof(**changes));
-                (*changes)[(*n_changes)++] = (struct fl_gchange){ idx, x->eff, (uint8_t)eff, cause };
-                bool state_changed = eff != x->eff;
+                uint8_t old = x->eff;
+                touch(g, idx);
                 x->eff = (uint8_t)eff;
                 x->cause = cause;
-                if (state_changed)
+                if (eff < old)
+                        reset_ancestors(g, idx);
+                if (eff != old)
                         for (uint32_t i = 0; i < x->n_parents; i++)
                                 fl_graph_queue(g, x->parents[i]);
+        }
+        for (uint32_t i = 0; i < g->n_touched; i++) {
+                const struct fl_gnode *x = &g->nodes[g->touched[i]];
+                if (x->eff == x->orig_eff && x->cause == x->orig_cause)
+                        continue;
+                *changes = fl_grow(*changes, cap_changes, *n_changes + 1, sizeof(**changes));
+                (*changes)[(*n_changes)++] = (struct fl_gchange){ g->touched[i], x->orig_eff, x->eff, x->cause };
         }
         return work;
 }

@@ -40,9 +40,13 @@ struct fl_gnode {
         uint8_t eff; /* effective state */
         bool removed; /* no longer discovered: ignored as a dependency */
         bool queued;
+        bool may_improve; /* own state got better or dependencies changed: recompute from scratch */
         int32_t min_ok; /* -1: every dependency required */
         int32_t cause; /* index of the dependency that made it worse, or -1 */
-        uint32_t visits; /* recomputations in the current round */
+        uint32_t visits; /* recomputations in round visit_round */
+        uint64_t visit_round, reset_round, touch_round;
+        uint8_t orig_eff; /* at the start of the round that touched it */
+        int32_t orig_cause;
         uint32_t *deps, n_deps, cap_deps;
         uint8_t *dep_required; /* per dependency: needed whatever min_ok says (part_of) */
         uint32_t *parents, n_parents, cap_parents;
@@ -55,6 +59,9 @@ struct fl_graph {
         uint32_t *queue;
         size_t q_head, q_len, q_cap;
         uint64_t cycle_guard_hits;
+        uint64_t round;
+        uint32_t *touched; /* nodes changed in this round */
+        uint32_t n_touched, cap_touched;
 };
 
 /* One effective state change found by fl_graph_propagate(). */
