@@ -49,6 +49,8 @@ static void usage(FILE *f)
                    "      --dump             print the cycle as JSON on stdout, send nothing; with\n"
                    "                         --cycles N, one JSON object per line and cycle\n"
                    "      --interval S       seconds between cycles (overrides the configuration)\n"
+                   "      --step-on-input    with --dump: each cycle after the first waits for a line on\n"
+                   "                         standard input (to replay captured trees step by step)\n"
                    "      --clock-step S     with --dump: the clock of cycle i is start + i*S seconds, so\n"
                    "                         that replays of captured trees give the same output\n"
                    "      --hostname NAME    scope of every node key (default: detected)\n"
@@ -190,6 +192,7 @@ int main(int argc, char **argv)
                 OPT_DRAIN_TIMEOUT,
                 OPT_INTERVAL,
                 OPT_CLOCK_STEP,
+                OPT_STEP_ON_INPUT,
         };
         static const struct option options[] = {
                 { "config", required_argument, NULL, 'c' },
@@ -198,6 +201,7 @@ int main(int argc, char **argv)
                 { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
                 { "interval", required_argument, NULL, OPT_INTERVAL },
                 { "clock-step", required_argument, NULL, OPT_CLOCK_STEP },
+                { "step-on-input", no_argument, NULL, OPT_STEP_ON_INPUT },
                 { "dump", no_argument, NULL, OPT_DUMP },
                 { "hostname", required_argument, NULL, OPT_HOSTNAME },
                 { "rootfs", required_argument, NULL, OPT_ROOTFS },
@@ -217,6 +221,7 @@ int main(int argc, char **argv)
         const char *o_key_file = NULL;
         uint64_t max_cycles = 0, cycles = 0, drain_timeout_s = 30, samples_submitted = 0, metric_batches = 0;
         double o_interval = 0, o_clock_step = 0;
+        bool step_on_input = false;
         bool once = false, dump = false, keygen = false, print_pk = false, verbose = false;
         struct fl_agent_config cfg;
         struct fl_identity id = { 0 };
@@ -249,6 +254,9 @@ int main(int argc, char **argv)
                                          optarg);
                                 return 2;
                         }
+                        break;
+                case OPT_STEP_ON_INPUT:
+                        step_on_input = true;
                         break;
                 case OPT_CLOCK_STEP:
                         if (fl_safe_atod(optarg, &o_clock_step) < 0 || o_clock_step <= 0 || o_clock_step > 86400) {
@@ -307,8 +315,8 @@ int main(int argc, char **argv)
                 fl_error("unexpected argument \"%s\"", argv[optind]);
                 return 2;
         }
-        if (o_clock_step > 0 && !dump) {
-                fl_error("--clock-step is for --dump only");
+        if ((o_clock_step > 0 || step_on_input) && !dump) {
+                fl_error("--clock-step and --step-on-input are for --dump only");
                 return 2;
         }
         if (dump && !once && !max_cycles) {
@@ -454,6 +462,12 @@ int main(int argc, char **argv)
                         if (++cycles >= max_cycles) {
                                 ret = 0;
                                 goto out;
+                        }
+                        if (step_on_input) {
+                                char line[64];
+                                if (!fgets(line, sizeof(line), stdin))
+                                        break; /* input closed: done */
+                                continue;
                         }
                         next += cfg.interval_us;
                         while (!stop_requested && fl_mono_us() < next)

@@ -281,15 +281,17 @@ static char *text_array(const char *const *v, size_t n)
         return buf;
 }
 
+/* Ordered by the qualified columns: an unqualified name would pick the
+ * text output column of the same name, and sort states alphabetically. */
 static const char status_sql[] =
-        "SELECT key, kind, own_state::text, effective_state::text, reason,"
-        " to_char(since, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), greatest(extract(epoch FROM now() - since), 0)::bigint,"
-        " in_maintenance, min_ok, attributes ->> 'description',"
-        " to_char(last_seen, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), agent"
-        " FROM faultline.status"
-        " WHERE ($1::text IS NULL OR kind = $1) AND (NOT $2::boolean OR effective_state <> 'ok')"
-        " AND ($3::text IS NULL OR key = $3)"
-        " ORDER BY kind = 'service' DESC, effective_state DESC, own_state DESC, key";
+        "SELECT s.key, s.kind, s.own_state::text, s.effective_state::text, s.reason,"
+        " to_char(s.since, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), greatest(extract(epoch FROM now() - s.since), 0)::bigint,"
+        " s.in_maintenance, s.min_ok, s.attributes ->> 'description',"
+        " to_char(s.last_seen, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), s.agent"
+        " FROM faultline.status s"
+        " WHERE ($1::text IS NULL OR s.kind = $1) AND (NOT $2::boolean OR s.effective_state <> 'ok')"
+        " AND ($3::text IS NULL OR s.key = $3)"
+        " ORDER BY s.kind = 'service' DESC, s.effective_state DESC, s.own_state DESC, s.key";
 
 int fl_store_query_status(struct fl_store_query *q, const char *kind, bool not_ok, const char *key,
                           struct fl_query_status_row **ret, size_t *ret_n)
@@ -381,9 +383,12 @@ int fl_store_query_impact(struct fl_store_query *q, const char *key, struct fl_q
         };
         const char *params[1] = { key };
 
-        return query_rows(q, "SELECT node_key, node_kind, node_state::text, depth FROM faultline.impact_of($1)", 1,
-                          params, cols, FL_ARRAY_SIZE(cols), sizeof(struct fl_query_impact_row), "looking for impact",
-                          (void **)ret, ret_n);
+        return query_rows(
+                q,
+                "SELECT node_key, node_kind, node_state::text, depth FROM faultline.impact_of($1) WITH ORDINALITY AS i"
+                " ORDER BY i.ordinality",
+                1, params, cols, FL_ARRAY_SIZE(cols), sizeof(struct fl_query_impact_row), "looking for impact",
+                (void **)ret, ret_n);
 }
 
 static const char edges_sql[] =

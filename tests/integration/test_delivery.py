@@ -46,7 +46,7 @@ def test_agent_to_rows():
         edges = pg.value("SELECT count(*) FROM faultline.edges e JOIN faultline.nodes t ON t.id = e.to_id "
                          "WHERE t.key = 'host:fx01' AND e.type = 'part_of'")
         check(edges >= 4, f"expected part_of edges to host:fx01, got {edges}")
-        check(pg.psql("SELECT state FROM faultline.status WHERE key = 'host:fx01'") == "ok", "host state")
+        check(pg.psql("SELECT own_state FROM faultline.status WHERE key = 'host:fx01'") == "ok", "host state")
         check(pg.psql("SELECT last_seen IS NOT NULL AND hostname = 'fx01' FROM faultline.agents") == "t",
               "heartbeat not stored")
         metrics = set(pg.psql("SELECT DISTINCT metric FROM faultline.series").split())

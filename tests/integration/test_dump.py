@@ -73,9 +73,9 @@ def as_text(d):
 
 # Scenarios: a base tree and the overlays applied before each later cycle
 # (see tests/data/hosts/README.md). Each is replayed through the agent with
-# --dump --cycles and a fixed clock step of 10 s, in a temporary copy of the
-# tree that the test updates between cycles; the golden file holds every
-# cycle's output.
+# --dump --cycles, one cycle per line on its standard input and a fixed
+# clock step of 10 s, in a temporary copy of the tree that the test updates
+# between cycles; the golden file holds every cycle's output.
 SCENARIOS = {
     "plain": [],
     "raid1-lvm": [],
@@ -118,19 +118,25 @@ def replay(name, overlays):
         copy_tree(base, root)
         # Two readings of the base tree so rates exist, then one per overlay.
         cycles = 2 + len(overlays)
-        p = subprocess.Popen([AGENT, "--dump", "--cycles", str(cycles), "--interval", "1", "--clock-step", "10",
+        p = subprocess.Popen([AGENT, "--dump", "--cycles", str(cycles), "--step-on-input", "--clock-step", "10",
                               "--rootfs", root, "--procfs", os.path.join(root, "proc"), "--sysfs",
                               os.path.join(root, "sys"), "--devfs", os.path.join(root, "dev")],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         outs = []
         try:
             for i in range(cycles):
                 line = p.stdout.readline()
-                check(line, f"{name}: the agent stopped after {i} cycles: {p.stderr.read()}")
+                if not line:  # (read stderr only then: it blocks until the agent exits)
+                    raise Failure(f"{name}: the agent stopped after {i} cycles: {p.stderr.read()}")
                 outs.append(normalise(json.loads(line)))
                 if i >= 1 and i - 1 < len(overlays):
                     copy_tree(os.path.join(DATA, "hosts", overlays[i - 1]), root)
-            check(p.wait(timeout=30) == 0, f"{name}: exit status {p.returncode}: {p.stderr.read()}")
+                if i + 1 < cycles:
+                    p.stdin.write("next\n")  # the tree is ready for the next cycle
+                    p.stdin.flush()
+            p.stdin.close()
+            if p.wait(timeout=30) != 0:
+                raise Failure(f"{name}: exit status {p.returncode}: {p.stderr.read()}")
         finally:
             if p.poll() is None:
                 p.kill()
