@@ -11,6 +11,7 @@
  */
 #include "propagate.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 
 #include "graph.h"
@@ -193,6 +194,39 @@ static int become_leader(struct fl_propagator *p)
         return 0;
 }
 
+struct loaded {
+        struct fl_graph *graph;
+        struct fl_strmap ids;
+};
+
+static void on_node_seen(void *userdata, const struct fl_node_row *row)
+{
+        struct loaded *l = userdata;
+        char k[24];
+
+        on_node(l->graph, row);
+        snprintf(k, sizeof(k), "%" PRId64, row->id);
+        fl_strmap_put(&l->ids, k, 1);
+}
+
+/* A node that was deleted is gone from the database: its parents stop
+ * counting it (and the deletion of its edges reloads them). */
+static void forget_deleted(struct fl_propagator *p, const int64_t *ids, size_t n, const struct loaded *l)
+{
+        for (size_t i = 0; i < n; i++) {
+                char k[24];
+                int64_t v;
+                snprintf(k, sizeof(k), "%" PRId64, ids[i]);
+                if (fl_strmap_get(&l->ids, k, &v))
+                        continue;
+                int64_t at = fl_graph_find(&p->graph, ids[i]);
+                if (at < 0)
+                        continue;
+                struct fl_gnode *x = &p->graph.nodes[at];
+                fl_graph_upsert(&p->graph, x->id, x->key, FL_G_OK, true, x->min_ok, (enum fl_gstate)x->eff);
+        }
+}
+
 static int follow_changes(struct fl_propagator *p)
 {
         _cleanup_free_ int64_t *ids = NULL, *graph_ids = NULL;
@@ -203,7 +237,12 @@ static int follow_changes(struct fl_propagator *p)
         r = fl_store_take_dirty(p->store, &ids, &graph, &n);
         if (r < 0 || n == 0)
                 return r;
-        r = fl_store_load_nodes(p->store, ids, n, on_node, &p->graph);
+        struct loaded l = { .graph = &p->graph };
+        fl_strmap_init(&l.ids, 0);
+        r = fl_store_load_nodes(p->store, ids, n, on_node_seen, &l);
+        if (r >= 0)
+                forget_deleted(p, ids, n, &l);
+        fl_strmap_free(&l.ids);
         if (r < 0)
                 return r;
         graph_ids = fl_new0(int64_t, n);

@@ -561,51 +561,6 @@ int fl_store_maintain_partitions(struct fl_store *s, int keep_days)
         return expect(s, res, PGRES_TUPLES_OK, "maintaining sample partitions");
 }
 
-int fl_store_status(struct fl_store *s, const char *kind, bool not_ok, struct fl_status_row **ret, size_t *ret_n)
-{
-        const char *params[2] = { kind, not_ok ? "t" : "f" };
-        _cleanup_pgresult_ PGresult *res =
-                PQexecParams(s->conn,
-                             "SELECT key, kind, state::text, coalesce(reason, ''),"
-                             " to_char(since, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-                             " coalesce(to_char(last_seen, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), coalesce(agent, '')"
-                             " FROM faultline.status"
-                             " WHERE ($1::text IS NULL OR kind = $1) AND (NOT $2::boolean OR state <> 'ok')"
-                             " ORDER BY state DESC, key",
-                             2, NULL, params, NULL, NULL, 0);
-        int r = expect(s, res, PGRES_TUPLES_OK, "reading node status");
-        if (r < 0)
-                return r;
-        size_t n = (size_t)PQntuples(res);
-        struct fl_status_row *rows = fl_new0(struct fl_status_row, n);
-        for (size_t i = 0; i < n; i++) {
-                rows[i].key = fl_strdup(PQgetvalue(res, (int)i, 0));
-                rows[i].kind = fl_strdup(PQgetvalue(res, (int)i, 1));
-                rows[i].state = fl_strdup(PQgetvalue(res, (int)i, 2));
-                rows[i].reason = fl_strdup(PQgetvalue(res, (int)i, 3));
-                rows[i].since = fl_strdup(PQgetvalue(res, (int)i, 4));
-                rows[i].last_seen = fl_strdup(PQgetvalue(res, (int)i, 5));
-                rows[i].agent = fl_strdup(PQgetvalue(res, (int)i, 6));
-        }
-        *ret = rows;
-        *ret_n = n;
-        return 0;
-}
-
-void fl_status_rows_free(struct fl_status_row *rows, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                free(rows[i].key);
-                free(rows[i].kind);
-                free(rows[i].state);
-                free(rows[i].reason);
-                free(rows[i].since);
-                free(rows[i].last_seen);
-                free(rows[i].agent);
-        }
-        free(rows);
-}
-
 int fl_store_try_leader(struct fl_store *s, bool *ret_leader)
 {
         _cleanup_pgresult_ PGresult *res = PQexec(s->conn, "SELECT pg_try_advisory_lock(7411100)");

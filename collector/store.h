@@ -95,19 +95,6 @@ int fl_store_add_rejections(struct fl_store *s, const char *collector, const cha
                             const int64_t *counts, size_t n);
 int fl_store_maintain_partitions(struct fl_store *s, int keep_days);
 
-/* Reading, for the CLI. */
-struct fl_status_row {
-        char *key;
-        char *kind;
-        char *state;
-        char *reason;
-        char *since;
-        char *last_seen;
-        char *agent;
-};
-int fl_store_status(struct fl_store *s, const char *kind, bool not_ok, struct fl_status_row **ret, size_t *ret_n);
-void fl_status_rows_free(struct fl_status_row *rows, size_t n);
-
 /* Propagation (the leader's connection). */
 int fl_store_try_leader(struct fl_store *s, bool *ret_leader);
 int fl_store_listen_dirty(struct fl_store *s);

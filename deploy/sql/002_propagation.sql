@@ -95,6 +95,16 @@ CREATE TRIGGER nodes_updated AFTER UPDATE ON faultline.nodes
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT
     EXECUTE FUNCTION faultline.nodes_changed();
 
+CREATE FUNCTION faultline.nodes_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO faultline.dirty (node_id, graph) SELECT id, true FROM old_rows
+    ON CONFLICT (node_id) DO UPDATE SET graph = true;
+    PERFORM pg_notify('faultline_dirty', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER nodes_deleted AFTER DELETE ON faultline.nodes
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION faultline.nodes_deleted();
+
 CREATE FUNCTION faultline.edges_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
@@ -125,8 +135,10 @@ DECLARE
     changed integer;
 BEGIN
     WITH silent AS (
-        SELECT a.id, (a.last_seen IS NULL OR a.last_seen < now() - k * greatest(a.interval_ms, 1000) * interval '1 ms') AS s
-          FROM faultline.agents a WHERE a.revoked_at IS NULL)
+        -- a revoked agent is as silent as one that stopped
+        SELECT a.id, (a.revoked_at IS NOT NULL OR a.last_seen IS NULL
+                      OR a.last_seen < now() - k * greatest(a.interval_ms, 1000) * interval '1 ms') AS s
+          FROM faultline.agents a)
     UPDATE faultline.nodes n SET stale = silent.s
       FROM silent
      WHERE n.agent_id = silent.id AND n.stale IS DISTINCT FROM silent.s AND n.removed_at IS NULL;
@@ -135,20 +147,46 @@ BEGIN
 END $$;
 
 -- Refuses an edge that would close a cycle; returns the cycle (from the new
--- edge's target back to its source) or NULL when there is none.
+-- edge's target back to its source) or NULL when there is none. Breadth
+-- first from p_to with a visited set: each node once, however many paths.
 CREATE FUNCTION faultline.find_cycle(p_from bigint, p_to bigint)
-RETURNS text[] LANGUAGE sql STABLE AS $$
-    WITH RECURSIVE walk (id, path) AS (
-        SELECT p_to, ARRAY[p_to]
-        UNION ALL
-        SELECT e.to_id, w.path || e.to_id
-          FROM walk w JOIN faultline.edges e ON e.from_id = w.id
-         WHERE NOT e.to_id = ANY (w.path) AND w.id <> p_from
-    )
-    SELECT (SELECT array_agg(n.key ORDER BY o.ord)
-              FROM unnest(w.path) WITH ORDINALITY AS o (id, ord) JOIN faultline.nodes n ON n.id = o.id)
-      FROM walk w WHERE w.id = p_from LIMIT 1
-$$;
+RETURNS text[] LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    seen bigint[] := ARRAY[p_to];
+    parent bigint[] := ARRAY[NULL::bigint];
+    front bigint[] := ARRAY[p_to];
+    nxt bigint[];
+    nxt_parent bigint[];
+    pos integer;
+    cur bigint;
+    chain bigint[] := '{}';
+BEGIN
+    IF p_to = p_from THEN
+        RETURN ARRAY[(SELECT key FROM faultline.nodes WHERE id = p_from)];
+    END IF;
+    WHILE coalesce(array_length(front, 1), 0) > 0 LOOP
+        SELECT array_agg(x.to_id), array_agg(x.from_id) INTO nxt, nxt_parent
+          FROM (SELECT DISTINCT ON (e.to_id) e.to_id, e.from_id
+                  FROM faultline.edges e
+                 WHERE e.from_id = ANY (front) AND NOT e.to_id = ANY (seen)
+                 ORDER BY e.to_id, e.from_id) x;
+        EXIT WHEN nxt IS NULL;
+        seen := seen || nxt;
+        parent := parent || nxt_parent;
+        IF p_from = ANY (nxt) THEN
+            cur := p_from;
+            WHILE cur IS NOT NULL LOOP
+                chain := cur || chain;
+                pos := array_position(seen, cur);
+                cur := parent[pos];
+            END LOOP;
+            RETURN (SELECT array_agg(n.key ORDER BY o.ord)
+                      FROM unnest(chain) WITH ORDINALITY AS o (id, ord) JOIN faultline.nodes n ON n.id = o.id);
+        END IF;
+        front := nxt;
+    END LOOP;
+    RETURN NULL;
+END $$;
 
 -- Declares "from depends on to" (an operator's edge, never touched by
 -- discovery). Unknown keys become placeholders (the caller warns); a cycle
@@ -176,6 +214,15 @@ BEGIN
         RAISE EXCEPTION 'dependency cycle: % -> %', p_from, array_to_string(cyc, ' -> ')
             USING ERRCODE = 'check_violation';
     END IF;
+    -- An edge an agent discovered becomes the operator's: discovery will not
+    -- remove it any more. Its history says so from now on.
+    UPDATE faultline.edge_history h SET valid_to = now()
+      FROM faultline.edges e
+     WHERE e.from_id = f AND e.to_id = t AND e.type = p_type AND e.agent_id IS NOT NULL
+       AND h.from_id = f AND h.to_id = t AND h.type = p_type AND h.valid_to IS NULL;
+    IF FOUND THEN
+        INSERT INTO faultline.edge_history (from_id, to_id, type, declared) VALUES (f, t, p_type, true);
+    END IF;
     INSERT INTO faultline.edges (from_id, to_id, type, agent_id) VALUES (f, t, p_type, NULL)
     ON CONFLICT (from_id, to_id, type) DO UPDATE SET agent_id = NULL;
 END $$;
@@ -194,68 +241,98 @@ END $$;
 -- Root cause of one node: the nodes reachable along dependencies whose
 -- effective state is not ok and that have a non-ok own state, each with
 -- one shortest path from the node down to it. Breadth first with a visited
--- set: no depth limit, cycles cannot make it loop.
+-- set: no depth limit, each node once however many paths lead to it, and no
+-- temporary tables, so it also runs on a read-only replica.
 CREATE FUNCTION faultline.root_cause_of(p_key text)
 RETURNS TABLE (node_key text, node_state faultline.state, cause_key text, cause_state faultline.state,
                cause_reason text, cause_since timestamptz, path text[])
-LANGUAGE plpgsql VOLATILE AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
     start faultline.nodes%ROWTYPE;
+    seen bigint[];
+    parent bigint[];
+    front bigint[];
+    nxt bigint[];
+    nxt_parent bigint[];
 BEGIN
     SELECT * INTO start FROM faultline.nodes WHERE key = p_key;
     IF NOT FOUND OR start.effective_state = 'ok' THEN
         RETURN;
     END IF;
-    CREATE TEMP TABLE IF NOT EXISTS fl_rc_seen (id bigint PRIMARY KEY, path text[]) ON COMMIT DROP;
-    CREATE TEMP TABLE IF NOT EXISTS fl_rc_front (id bigint PRIMARY KEY, path text[]) ON COMMIT DROP;
-    CREATE TEMP TABLE IF NOT EXISTS fl_rc_next (id bigint PRIMARY KEY, path text[]) ON COMMIT DROP;
-    TRUNCATE fl_rc_seen, fl_rc_front, fl_rc_next;
-    INSERT INTO fl_rc_seen VALUES (start.id, ARRAY[start.key]);
-    INSERT INTO fl_rc_front VALUES (start.id, ARRAY[start.key]);
+    seen := ARRAY[start.id];
+    parent := ARRAY[0::bigint];
+    front := ARRAY[start.id];
     LOOP
-        INSERT INTO fl_rc_next
-        SELECT DISTINCT ON (d.id) d.id, f.path || d.key
-          FROM fl_rc_front f
-          JOIN faultline.edges e ON e.from_id = f.id
-          JOIN faultline.nodes d ON d.id = e.to_id
-         WHERE d.effective_state <> 'ok' AND d.removed_at IS NULL
-           AND NOT EXISTS (SELECT 1 FROM fl_rc_seen s WHERE s.id = d.id)
-         ORDER BY d.id, f.path;
-        EXIT WHEN NOT FOUND;
-        INSERT INTO fl_rc_seen SELECT * FROM fl_rc_next;
-        TRUNCATE fl_rc_front;
-        INSERT INTO fl_rc_front SELECT * FROM fl_rc_next;
-        TRUNCATE fl_rc_next;
+        SELECT array_agg(x.to_id), array_agg(x.from_id) INTO nxt, nxt_parent
+          FROM (SELECT DISTINCT ON (e.to_id) e.to_id, e.from_id
+                  FROM faultline.edges e JOIN faultline.nodes d ON d.id = e.to_id
+                 WHERE e.from_id = ANY (front) AND d.effective_state <> 'ok' AND d.removed_at IS NULL
+                   AND NOT e.to_id = ANY (seen)
+                 ORDER BY e.to_id, e.from_id) x;
+        EXIT WHEN nxt IS NULL;
+        seen := seen || nxt;
+        parent := parent || nxt_parent;
+        front := nxt;
     END LOOP;
     RETURN QUERY
+    WITH RECURSIVE s AS (
+        SELECT o.id, p.parent, o.ord
+          FROM unnest(seen) WITH ORDINALITY AS o (id, ord)
+          JOIN unnest(parent) WITH ORDINALITY AS p (parent, ord) ON p.ord = o.ord
+    ), walk (cause, cur, keys) AS (
+        SELECT s.id, s.parent, ARRAY[n.key]
+          FROM s JOIN faultline.nodes n ON n.id = s.id
+         WHERE faultline.own_effective(n.own_state, n.stale) <> 'ok'
+        UNION ALL
+        SELECT w.cause, s.parent, n.key || w.keys
+          FROM walk w JOIN s ON s.id = w.cur JOIN faultline.nodes n ON n.id = w.cur
+    )
     SELECT start.key, start.effective_state, c.key, faultline.own_effective(c.own_state, c.stale),
            CASE WHEN c.stale AND c.own_state < 'unknown' THEN 'agent silent' ELSE c.reason END,
-           c.since, s.path
-      FROM fl_rc_seen s JOIN faultline.nodes c ON c.id = s.id
-     WHERE faultline.own_effective(c.own_state, c.stale) <> 'ok'
-     ORDER BY faultline.own_effective(c.own_state, c.stale) DESC, array_length(s.path, 1), c.key;
+           c.since, w.keys
+      FROM walk w JOIN faultline.nodes c ON c.id = w.cause
+     WHERE w.cur = 0
+     ORDER BY faultline.own_effective(c.own_state, c.stale) DESC, array_length(w.keys, 1), c.key;
 END $$;
 
 -- Impact of one node: every node whose effective state it makes worse
--- (ancestors that are not ok), services first.
+-- (ancestors reached through nodes that are not ok), services first, with
+-- the distance. Breadth first upward with a visited set.
 CREATE FUNCTION faultline.impact_of(p_key text)
 RETURNS TABLE (cause_key text, node_key text, node_kind text, node_state faultline.state, depth integer)
-LANGUAGE sql STABLE AS $$
-    WITH RECURSIVE up (id, depth, seen) AS (
-        SELECT n.id, 0, ARRAY[n.id] FROM faultline.nodes n
-         WHERE n.key = p_key AND faultline.own_effective(n.own_state, n.stale) <> 'ok'
-        UNION ALL
-        SELECT e.from_id, u.depth + 1, u.seen || e.from_id
-          FROM up u JOIN faultline.edges e ON e.to_id = u.id
-          JOIN faultline.nodes a ON a.id = e.from_id
-         WHERE a.effective_state <> 'ok' AND NOT e.from_id = ANY (u.seen)
-    )
-    SELECT p_key, n.key, n.kind, n.effective_state, min(u.depth)
-      FROM up u JOIN faultline.nodes n ON n.id = u.id
-     WHERE u.depth > 0
-     GROUP BY n.key, n.kind, n.effective_state
-     ORDER BY (n.kind = 'service') DESC, min(u.depth), n.key
-$$;
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    start faultline.nodes%ROWTYPE;
+    seen bigint[];
+    dist integer[];
+    front bigint[];
+    nxt bigint[];
+    d integer := 0;
+BEGIN
+    SELECT * INTO start FROM faultline.nodes WHERE key = p_key;
+    IF NOT FOUND OR faultline.own_effective(start.own_state, start.stale) = 'ok' THEN
+        RETURN;
+    END IF;
+    seen := ARRAY[start.id];
+    dist := ARRAY[0];
+    front := ARRAY[start.id];
+    LOOP
+        d := d + 1;
+        SELECT array_agg(DISTINCT e.from_id) INTO nxt
+          FROM faultline.edges e JOIN faultline.nodes a ON a.id = e.from_id
+         WHERE e.to_id = ANY (front) AND a.effective_state <> 'ok' AND a.removed_at IS NULL
+           AND NOT e.from_id = ANY (seen);
+        EXIT WHEN nxt IS NULL;
+        seen := seen || nxt;
+        dist := dist || array_fill(d, ARRAY[array_length(nxt, 1)]);
+        front := nxt;
+    END LOOP;
+    RETURN QUERY
+    SELECT p_key, n.key, n.kind, n.effective_state, o.dist
+      FROM unnest(seen, dist) AS o (id, dist) JOIN faultline.nodes n ON n.id = o.id
+     WHERE o.dist > 0
+     ORDER BY (n.kind = 'service') DESC, o.dist, n.key;
+END $$;
 
 DROP VIEW faultline.status;
 CREATE VIEW faultline.status AS
@@ -305,15 +382,15 @@ BEGIN
     RETURN QUERY
     WITH changes AS (
         -- the state at p_from, then every change inside the period
-        SELECT p_from AS at,
+        SELECT p_from AS at, 0::bigint AS id,
                coalesce((SELECT c.new_state FROM faultline.effective_changes c
                           WHERE c.node_id = nid AND c.at <= p_from ORDER BY c.at DESC, c.id DESC LIMIT 1),
                         'ok') AS state
         UNION ALL
-        SELECT c.at, c.new_state FROM faultline.effective_changes c
+        SELECT c.at, c.id, c.new_state FROM faultline.effective_changes c
          WHERE c.node_id = nid AND c.at > p_from AND c.at < p_to
     ), spans AS (
-        SELECT state, at AS s, coalesce(lead(at) OVER (ORDER BY at), p_to) AS e FROM changes
+        SELECT state, at AS s, coalesce(lead(at) OVER (ORDER BY at, id), p_to) AS e FROM changes
     ), maint AS (
         SELECT greatest(m.starts, p_from) AS s, least(m.ends, p_to) AS e
           FROM faultline.maintenance m
@@ -335,7 +412,12 @@ BEGIN
                     extract(epoch FROM sp.e - sp.s) - coalesce((
                         SELECT sum(extract(epoch FROM least(sp.e, m.e) - greatest(sp.s, m.s)))
                           FROM maint_merged m WHERE m.e > sp.s AND m.s < sp.e), 0)
-                ELSE 0 END) / 60 AS down_out
+                ELSE 0 END) / 60 AS down_out,
+            sum(CASE WHEN sp.state = 'unknown' THEN
+                    extract(epoch FROM sp.e - sp.s) - coalesce((
+                        SELECT sum(extract(epoch FROM least(sp.e, m.e) - greatest(sp.s, m.s)))
+                          FROM maint_merged m WHERE m.e > sp.s AND m.s < sp.e), 0)
+                ELSE 0 END) / 60 AS blind_out
           FROM spans sp
     ), mtotal AS (
         SELECT coalesce(sum(extract(epoch FROM e - s)), 0) / 60 AS m FROM maint_merged
@@ -343,7 +425,7 @@ BEGIN
     SELECT p_key, round(total, 2), round(measured.down, 2), round(measured.blind, 2), round(mtotal.m, 2),
            round(measured.down_out, 2),
            round(100 * (1 - measured.down / nullif(total - measured.blind, 0)), 4),
-           round(100 * (1 - measured.down_out / nullif(total - measured.blind - mtotal.m, 0)), 4)
+           round(100 * (1 - measured.down_out / nullif(total - measured.blind_out - mtotal.m, 0)), 4)
       FROM measured, mtotal;
 END $$;
 
