@@ -374,6 +374,11 @@ struct mountinfo_state {
         size_t n_entries;
         struct mount_track *tracks; /* nodes of the last cycle, sorted by mount id */
         size_t n_tracks;
+        /* The device of each entry, resolved once per content of mountinfo
+         * (a dozen readlinks each): not every cycle. */
+        struct blockdev_id *devs;
+        int *dev_r;
+        bool devs_valid;
 };
 
 /* Anything larger cannot parse anyway, or is not worth parsing each time. */
@@ -401,6 +406,11 @@ static void fini(void *userdata)
         proc_mountinfo_free(s->entries, s->n_entries);
         s->entries = NULL;
         s->n_entries = 0;
+        free(s->devs);
+        free(s->dev_r);
+        s->devs = NULL;
+        s->dev_r = NULL;
+        s->devs_valid = false;
         s->parsed = false;
         free(s->tracks);
         s->tracks = NULL;
@@ -480,6 +490,7 @@ static int refresh(struct mountinfo_state *s, const char *procfs)
         proc_mountinfo_free(s->entries, s->n_entries);
         s->entries = entries;
         s->n_entries = n;
+        s->devs_valid = false;
         s->len = len;
         s->hash = h;
         s->parsed = true;
@@ -695,15 +706,24 @@ static int collect(void *userdata, const struct fl_agent_ctx *ctx, struct fl_emi
                 return r;
 
         host_key = fl_asprintf("host:%s", ctx->hostname);
+        if (!s->devs_valid) {
+                free(s->devs);
+                free(s->dev_r);
+                s->devs = fl_new0(struct blockdev_id, s->n_entries + 1);
+                s->dev_r = fl_new0(int, s->n_entries + 1);
+                for (size_t i = 0; i < s->n_entries; i++)
+                        s->dev_r[i] = mount_device(ctx->sysfs, &s->entries[i], &s->devs[i]);
+                s->devs_valid = true;
+        }
         tracks = fl_new0(struct mount_track, s->n_entries + 1);
         fl_strmap_init(&seen, 0);
         for (size_t i = 0; i < s->n_entries; i++) {
                 const struct proc_mountinfo_entry *e = &s->entries[i];
                 _cleanup_free_ char *id = NULL;
-                struct blockdev_id dev;
+                struct blockdev_id dev = s->devs[i];
                 int64_t unused;
 
-                r = mount_device(ctx->sysfs, e, &dev);
+                r = s->dev_r[i];
                 if (r < 0 || (r > 0 && dev.kind == BLOCKDEV_VIRTUAL))
                         continue;
                 id = fl_asprintf("%" PRIu32 ":%" PRIu32 " %s", e->major, e->minor, e->root);
