@@ -166,6 +166,14 @@ static void free_metrics(Faultline__Metrics *m)
 int fl_batch_pack(struct fl_batcher *b, const struct fl_emit *e, const struct fl_heartbeat_info *hb, uint64_t now_us,
                   struct fl_packed *ret_control, struct fl_packed *ret_metrics)
 {
+        return fl_batch_pack_split(b, e, e, hb, now_us, ret_control, ret_metrics);
+}
+
+int fl_batch_pack_split(struct fl_batcher *b, const struct fl_emit *e, const struct fl_emit *samples,
+                        const struct fl_heartbeat_info *hb, uint64_t now_us, struct fl_packed *ret_control,
+                        struct fl_packed *ret_metrics)
+{
+        size_t n_samples = samples ? samples->n_samples : 0;
         uint64_t ih = fl_batch_inventory_hash(e), sh = fl_batch_states_hash(e);
         bool full_due = !b->sent_once || b->cycles_since_full + 1 >= FL_MAX(b->full_every, (uint64_t)1);
         bool send_inv = full_due || ih != b->inventory_hash;
@@ -196,12 +204,12 @@ int fl_batch_pack(struct fl_batcher *b, const struct fl_emit *e, const struct fl
                 pack_states(e, now_us, &st);
                 control.states = &st;
         }
-        if (send_inv || send_states || e->n_samples == 0) {
+        if (send_inv || send_states || (n_samples == 0 && samples)) {
                 control.heartbeat = &h;
                 pack(&control, ret_control);
         }
-        if (e->n_samples > 0) {
-                pack_metrics(e, &m);
+        if (n_samples > 0) {
+                pack_metrics(samples, &m);
                 metrics.metrics = &m;
                 if (!control.heartbeat)
                         metrics.heartbeat = &h;

@@ -37,5 +37,13 @@ struct fl_packed {
 int fl_batch_pack(struct fl_batcher *b, const struct fl_emit *e, const struct fl_heartbeat_info *hb, uint64_t now_us,
                   struct fl_packed *ret_control, struct fl_packed *ret_metrics);
 
+/* The same with the samples taken from another emit, which may hold
+ * several cycles (the agent flushes metrics less often than it collects
+ * when the interval is short). samples NULL: no metrics now, and the
+ * heartbeat goes only if a control batch does. */
+int fl_batch_pack_split(struct fl_batcher *b, const struct fl_emit *e, const struct fl_emit *samples,
+                        const struct fl_heartbeat_info *hb, uint64_t now_us, struct fl_packed *ret_control,
+                        struct fl_packed *ret_metrics);
+
 uint64_t fl_batch_inventory_hash(const struct fl_emit *e);
 uint64_t fl_batch_states_hash(const struct fl_emit *e);

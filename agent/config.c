@@ -15,6 +15,7 @@ static const char *const log_levels[] = { "error", "warning", "info", "debug", N
 static const struct fl_conf_option agent_options[] = {
         O("hostname", FL_CONF_STRING, hostname, 0, 0),
         O("interval", FL_CONF_SECONDS, interval_us, 0.1, 86400),
+        O("flush_interval", FL_CONF_SECONDS, flush_interval_us, 0, 3600),
         O("state_dir", FL_CONF_STRING, state_dir, 0, 0),
         O("key_file", FL_CONF_STRING, key_file, 0, 0),
         O("collector.endpoints", FL_CONF_STRING_LIST, endpoints, 0, 0),
@@ -44,6 +45,7 @@ void fl_agent_config_defaults(struct fl_agent_config *c)
 {
         *c = (struct fl_agent_config){
                 .interval_us = 10 * 1000000ull,
+                .flush_interval_us = 10 * 1000000ull,
                 .state_dir = fl_strdup("/var/lib/faultline-agent"),
                 .key_file = fl_strdup("/etc/faultline/agent.key"),
                 .ack_timeout_us = 5 * 1000000ull,

@@ -10,6 +10,7 @@
 struct fl_agent_config {
         char *hostname; /* overrides the detected name */
         uint64_t interval_us;
+        uint64_t flush_interval_us; /* metrics of several cycles go in one batch */
         char *state_dir; /* spool and sequence state */
         char *key_file; /* this agent's secret key */
         struct fl_strv endpoints;

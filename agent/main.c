@@ -228,7 +228,8 @@ int main(int argc, char **argv)
         struct fl_keypair kp;
         struct fl_sender *sender = NULL;
         struct fl_batcher batcher = { 0 };
-        struct fl_emit emit = { 0 };
+        struct fl_emit emit = { 0 }, pending = { 0 };
+        uint64_t last_flush_us = 0;
         struct running_collector *rc = NULL;
         _cleanup_free_ char *procfs = NULL, *sysfs = NULL, *devfs = NULL;
         int c, r, ret = 1;
@@ -486,12 +487,29 @@ int main(int argc, char **argv)
                         .spool_bytes = ss.bytes,
                         .dropped_batches = ss.dropped,
                 };
-                fl_batch_pack(&batcher, &emit, &hb, ctx.now_us, &control, &metrics);
+                /* Samples wait in "pending" until flush_interval has passed
+                 * (or the cycles end): one batch, one spool write and one
+                 * round trip for several cycles when the interval is short.
+                 * States and inventory changes go at once. */
+                for (size_t i = 0; i < emit.n_samples; i++) {
+                        const struct fl_eseries *se = &emit.series[emit.samples[i].series];
+                        fl_emit_sample(&pending, se->node_key, se->metric, se->unit, emit.samples[i].time_us,
+                                       emit.samples[i].value);
+                }
+                bool last = once || (max_cycles && cycles + 1 >= max_cycles);
+                bool flush = last || pending.n_samples >= 100000 ||
+                             fl_mono_us() - last_flush_us + cfg.interval_us / 2 >= cfg.flush_interval_us;
+                hb.interval_us = FL_MAX(cfg.interval_us, cfg.flush_interval_us);
+                fl_batch_pack_split(&batcher, &emit, flush ? &pending : NULL, &hb, ctx.now_us, &control, &metrics);
                 if (control.len)
                         fl_sender_submit(sender, control.data, control.len, FL_SPOOL_KEEP);
                 if (metrics.len && fl_sender_submit(sender, metrics.data, metrics.len, FL_SPOOL_METRICS) >= 0) {
                         metric_batches++;
-                        samples_submitted += emit.n_samples;
+                        samples_submitted += pending.n_samples;
+                }
+                if (flush) {
+                        fl_emit_reset(&pending);
+                        last_flush_us = fl_mono_us();
                 }
                 free(control.data);
                 free(metrics.data);
@@ -535,6 +553,7 @@ out:
                 free(rc);
         }
         fl_emit_free(&emit);
+        fl_emit_free(&pending);
         fl_identity_free(&id);
         fl_agent_config_free(&cfg);
         return ret;

@@ -625,6 +625,22 @@ int fl_spool_peek(struct fl_spool *s, struct fl_spool_entry *ret_entry, void **r
         return -ENOENT;
 }
 
+int fl_spool_head(const struct fl_spool *s, struct fl_spool_entry *ret_entry)
+{
+        if (!s)
+                return -EINVAL;
+        if (s->n == 0)
+                return -ENOENT;
+        const struct entry *e = at((struct fl_spool *)s, 0);
+        *ret_entry = (struct fl_spool_entry){
+                .boot_epoch = e->epoch,
+                .sequence = e->seq,
+                .cls = (enum fl_spool_class)e->cls,
+                .size = e->size,
+        };
+        return 0;
+}
+
 int fl_spool_remove(struct fl_spool *s, uint64_t boot_epoch, uint64_t sequence)
 {
         size_t pos;

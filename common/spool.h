@@ -56,6 +56,8 @@ int fl_spool_append(struct fl_spool *s, uint64_t boot_epoch, uint64_t sequence, 
                     const void *data, size_t len);
 /* The oldest entry and a copy of its data (caller frees); -ENOENT if empty. */
 int fl_spool_peek(struct fl_spool *s, struct fl_spool_entry *ret_entry, void **ret_data);
+/* The oldest entry without its data; -ENOENT if empty. */
+int fl_spool_head(const struct fl_spool *s, struct fl_spool_entry *ret_entry);
 int fl_spool_remove(struct fl_spool *s, uint64_t boot_epoch, uint64_t sequence);
 void fl_spool_get_stats(const struct fl_spool *s, struct fl_spool_stats *ret);
 /* Highest (boot_epoch, sequence) held, so a restarted agent never reuses a

@@ -50,6 +50,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -379,6 +380,7 @@ struct mountinfo_state {
         struct blockdev_id *devs;
         int *dev_r;
         bool devs_valid;
+        bool pollable; /* a real /proc file: poll() says when to read it again */
 };
 
 /* Anything larger cannot parse anyway, or is not worth parsing each time. */
@@ -465,9 +467,20 @@ static int refresh(struct mountinfo_state *s, const char *procfs)
 
         if (s->fd < 0) {
                 _cleanup_free_ char *path = fl_asprintf("%s/self/mountinfo", procfs);
+                struct stat st;
                 s->fd = open(path, O_RDONLY | O_CLOEXEC);
                 if (s->fd < 0)
                         return -errno;
+                /* The kernel's mountinfo wakes poll() with POLLPRI when the
+                 * mount table changes; a regular file (a captured tree) does
+                 * not, and is re-read every cycle. */
+                s->pollable = fstat(s->fd, &st) == 0 && !S_ISREG(st.st_mode);
+                s->parsed = false;
+        }
+        if (s->parsed && s->pollable) {
+                struct pollfd pfd = { .fd = s->fd, .events = POLLPRI };
+                if (poll(&pfd, 1, 0) == 0)
+                        return 0; /* nothing mounted or unmounted since */
         }
         r = pread_all(s->fd, &s->buf, &s->buf_cap, MOUNTINFO_MAX_BYTES, &len);
         if (r < 0) {

@@ -223,7 +223,22 @@ struct nic_reading {
         bool bond; /* its counters are its slaves' summed */
 };
 
+/* The sysfs files read every cycle for one interface, kept open and re-read
+ * with pread: ifindex, then the sys_counters. -1: not open (yet, or it does
+ * not exist: retried every MISSING_RETRY_CYCLES). */
+#define N_KEPT (1 + N_SYS_COUNTERS)
+#define MISSING_RETRY_CYCLES 60
+struct nic_fds {
+        char name[PROC_NET_DEV_NAME_MAX + 1];
+        int fd[N_KEPT];
+        uint64_t missing_since[N_KEPT]; /* cycle of the failed open, 0: none */
+        bool seen;
+};
+
 struct net_dev_state {
+        struct nic_fds *kept;
+        size_t n_kept;
+        uint64_t cycle;
         int fd; /* <procfs>/net/dev, kept open: re-read with pread each cycle */
         char *buf;
         size_t buf_cap;
@@ -251,6 +266,13 @@ static void fini(void *userdata)
         if (s->fd >= 0)
                 close(s->fd);
         s->fd = -1;
+        for (size_t i = 0; i < s->n_kept; i++)
+                for (size_t k = 0; k < N_KEPT; k++)
+                        if (s->kept[i].fd[k] >= 0)
+                                close(s->kept[i].fd[k]);
+        free(s->kept);
+        s->kept = NULL;
+        s->n_kept = 0;
         free(s->buf);
         free(s->prev);
         s->buf = NULL;
@@ -315,25 +337,6 @@ static int read_net_dev(struct net_dev_state *s, const char *procfs, struct proc
 
 /* Reads one attribute of an interface, blanks trimmed; -ENODATA when it is
  * empty. */
-static int read_attr(const char *sysfs, const char *ifname, const char *attr, char *buf, size_t bufsz)
-{
-        _cleanup_free_ char *path = fl_asprintf("%s/class/net/%s/%s", sysfs, ifname, attr);
-        size_t len, start = 0;
-        int r;
-
-        r = fl_read_line(path, buf, bufsz);
-        if (r < 0)
-                return r;
-        len = strlen(buf);
-        while (len > 0 && strchr(" \t\r\n", buf[len - 1]))
-                len--;
-        while (start < len && strchr(" \t\r\n", buf[start]))
-                start++;
-        memmove(buf, buf + start, len - start);
-        buf[len - start] = '\0';
-        return len > start ? 0 : -ENODATA;
-}
-
 /*
  * What the detector needs to know of an interface, by the same rule as
  * sys_class_net's "type": a device link means hardware (or a paravirtual
@@ -350,19 +353,88 @@ static void classify(const char *sysfs, struct nic_reading *n)
         n->bond = stat(bonding, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static void read_sys_counters(const char *sysfs, struct nic_reading *n)
+static struct nic_fds *kept_for(struct net_dev_state *s, const char *name)
 {
+        for (size_t i = 0; i < s->n_kept; i++)
+                if (strcmp(s->kept[i].name, name) == 0)
+                        return &s->kept[i];
+        s->kept = fl_realloc(s->kept, sizeof(*s->kept) * (s->n_kept + 1));
+        struct nic_fds *f = &s->kept[s->n_kept++];
+        *f = (struct nic_fds){ 0 };
+        snprintf(f->name, sizeof(f->name), "%s", name);
+        for (size_t k = 0; k < N_KEPT; k++)
+                f->fd[k] = -1;
+        return f;
+}
+
+/* One value of a kept file, trimmed; the file is opened on first use and
+ * reopened after an error (an interface replaced under the same name). */
+static int kept_read(struct net_dev_state *s, struct nic_fds *f, const char *sysfs, size_t k, const char *attr,
+                     char *buf, size_t size)
+{
+        if (f->fd[k] < 0) {
+                if (f->missing_since[k] && s->cycle - f->missing_since[k] < MISSING_RETRY_CYCLES)
+                        return -ENOENT;
+                _cleanup_free_ char *path = fl_asprintf("%s/class/net/%s/%s", sysfs, f->name, attr);
+                f->fd[k] = open(path, O_RDONLY | O_CLOEXEC);
+                if (f->fd[k] < 0) {
+                        f->missing_since[k] = s->cycle;
+                        return -errno;
+                }
+                f->missing_since[k] = 0;
+        }
+        ssize_t n = pread(f->fd[k], buf, size - 1, 0);
+        if (n <= 0) {
+                int r = n < 0 ? -errno : -ENODATA;
+                close(f->fd[k]);
+                f->fd[k] = -1;
+                return r;
+        }
+        buf[n] = '\0';
+        size_t len = (size_t)n, start = 0;
+        while (len > 0 && strchr(" \t\r\n", buf[len - 1]))
+                len--;
+        while (start < len && strchr(" \t\r\n", buf[start]))
+                start++;
+        memmove(buf, buf + start, len - start);
+        buf[len - start] = '\0';
+        return len > start ? 0 : -ENODATA;
+}
+
+static void read_sys_counters(struct net_dev_state *s, const char *sysfs, struct nic_reading *n)
+{
+        struct nic_fds *f = kept_for(s, n->dev.name);
         char idx[32];
 
-        if (read_attr(sysfs, n->dev.name, "ifindex", idx, sizeof(idx)) < 0 || fl_safe_atou64(idx, &n->ifindex) < 0)
+        f->seen = true;
+        if (kept_read(s, f, sysfs, 0, "ifindex", idx, sizeof(idx)) < 0 || fl_safe_atou64(idx, &n->ifindex) < 0)
                 n->ifindex = 0;
         for (size_t i = 0; i < N_SYS_COUNTERS; i++) {
                 _cleanup_free_ char *attr = fl_asprintf("statistics/%s", sys_counters[i].file);
                 char val[64];
 
-                n->has_sys[i] = read_attr(sysfs, n->dev.name, attr, val, sizeof(val)) >= 0 &&
+                n->has_sys[i] = kept_read(s, f, sysfs, 1 + i, attr, val, sizeof(val)) >= 0 &&
                                 fl_safe_atou64(val, &n->sys[i]) >= 0;
         }
+}
+
+/* Interfaces that are gone give their descriptors back. */
+static void drop_unseen(struct net_dev_state *s)
+{
+        size_t out = 0;
+
+        for (size_t i = 0; i < s->n_kept; i++) {
+                struct nic_fds *f = &s->kept[i];
+                if (!f->seen) {
+                        for (size_t k = 0; k < N_KEPT; k++)
+                                if (f->fd[k] >= 0)
+                                        close(f->fd[k]);
+                        continue;
+                }
+                f->seen = false;
+                s->kept[out++] = *f;
+        }
+        s->n_kept = out;
 }
 
 /*
@@ -543,6 +615,7 @@ static int collect(void *userdata, const struct fl_agent_ctx *ctx, struct fl_emi
         r = read_net_dev(s, ctx->procfs, &lines, &n_lines);
         if (r < 0)
                 return r;
+        s->cycle++;
 
         /* A wall clock that stepped back gives no usable interval: this
          * reading only becomes the new baseline. */
@@ -558,7 +631,7 @@ static int collect(void *userdata, const struct fl_agent_ctx *ctx, struct fl_emi
                 if (fl_streq(lines[i].name, "lo"))
                         continue;
                 c->dev = lines[i];
-                read_sys_counters(ctx->sysfs, c);
+                read_sys_counters(s, ctx->sysfs, c);
                 p = find_prev(s, c);
                 if (p) {
                         c->physical = p->physical;
@@ -583,6 +656,7 @@ static int collect(void *userdata, const struct fl_agent_ctx *ctx, struct fl_emi
         s->prev = TAKE_PTR(cur);
         s->n_prev = n_cur;
         s->prev_us = ctx->now_us;
+        drop_unseen(s);
         return 0;
 }
 
