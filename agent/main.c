@@ -539,6 +539,21 @@ int main(int argc, char **argv)
                 if (stop_requested)
                         break;
         }
+        if (pending.n_samples > 0) {
+                /* Samples not flushed yet go to the spool, to be sent at the
+                 * next start: stopping loses nothing either. */
+                struct fl_heartbeat_info hb = { .hostname = id.hostname, .interval_us = cfg.interval_us };
+                struct fl_packed control, metrics;
+                fl_batch_pack_split(&batcher, &emit, &pending, &hb, fl_now_us(), &control, &metrics);
+                if (control.len)
+                        fl_sender_submit(sender, control.data, control.len, FL_SPOOL_KEEP);
+                if (metrics.len && fl_sender_submit(sender, metrics.data, metrics.len, FL_SPOOL_METRICS) >= 0) {
+                        metric_batches++;
+                        samples_submitted += pending.n_samples;
+                }
+                free(control.data);
+                free(metrics.data);
+        }
         fl_info("stopping; unacknowledged batches stay in the spool");
         write_stats(cfg.state_dir, sender, cycles, metric_batches, samples_submitted);
         ret = 0;
