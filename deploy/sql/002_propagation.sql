@@ -361,8 +361,8 @@ SELECT i.*
 
 -- Uptime of a node (usually a service) over [p_from, p_to): time critical
 -- is down; time unknown is a blind spot, reported apart and not counted as
--- down. Twice: as the users saw it, and without the time the node was in
--- maintenance.
+-- down. Twice: as the users saw it, and without the time the node or
+-- anything it depends on was in maintenance.
 CREATE FUNCTION faultline.availability(p_key text, p_from timestamptz, p_to timestamptz)
 RETURNS TABLE (node_key text, period_minutes numeric, down_minutes numeric, blind_minutes numeric,
                maintenance_minutes numeric, down_outside_maintenance_minutes numeric,
@@ -380,7 +380,13 @@ BEGIN
         RAISE EXCEPTION 'the period must end after it starts' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     RETURN QUERY
-    WITH changes AS (
+    WITH RECURSIVE below (id) AS (
+        -- the node and everything it depends on: planned work on any of
+        -- them is what "excluding maintenance" leaves out
+        SELECT nid
+        UNION
+        SELECT e.to_id FROM below b JOIN faultline.edges e ON e.from_id = b.id
+    ), changes AS (
         -- the state at p_from, then every change inside the period
         SELECT p_from AS at, 0::bigint AS id,
                coalesce((SELECT c.new_state FROM faultline.effective_changes c
@@ -394,7 +400,7 @@ BEGIN
     ), maint AS (
         SELECT greatest(m.starts, p_from) AS s, least(m.ends, p_to) AS e
           FROM faultline.maintenance m
-         WHERE m.node_id = nid AND m.ends > p_from AND m.starts < p_to
+         WHERE m.node_id IN (SELECT id FROM below) AND m.ends > p_from AND m.starts < p_to
     ), maint_marked AS (
         -- overlapping windows are counted once: islands of overlap
         SELECT s, e, CASE WHEN s <= max(e) OVER (ORDER BY s, e ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
