@@ -96,8 +96,9 @@ static int identify_dir(const char *dir, const char *kname, struct blockdev_id *
                 p = fl_asprintf("%s/dm/name", dir);
                 if (fl_read_line(p, buf, sizeof(buf)) >= 0) {
                         trim(buf);
-                        if (buf[0] && !strchr(buf, '/'))
-                                snprintf(id.name, sizeof(id.name), "%s", buf);
+                        size_t n = strlen(buf);
+                        if (n > 0 && n < sizeof(id.name) && !strchr(buf, '/'))
+                                memcpy(id.name, buf, n + 1);
                 }
         } else if (is_virtual_name(kname))
                 id.kind = BLOCKDEV_VIRTUAL;

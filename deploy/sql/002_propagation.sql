@@ -77,6 +77,15 @@ BEGIN
         INSERT INTO faultline.dirty (node_id, graph) SELECT id, true FROM new_rows
         ON CONFLICT (node_id) DO UPDATE SET graph = true;
     ELSE
+        -- The history of own states (as propagation sees them: silence is
+        -- unknown), whoever changed them: an agent, the silence check, an
+        -- operator's UPDATE.
+        INSERT INTO faultline.state_changes (node_id, at, old_state, new_state, reason)
+        SELECT n.id, CASE WHEN n.since IS DISTINCT FROM o.since THEN n.since ELSE now() END,
+               faultline.own_effective(o.own_state, o.stale), faultline.own_effective(n.own_state, n.stale),
+               CASE WHEN n.stale AND n.own_state < 'unknown' THEN 'agent silent' ELSE n.reason END
+          FROM new_rows n JOIN old_rows o ON o.id = n.id
+         WHERE faultline.own_effective(n.own_state, n.stale) IS DISTINCT FROM faultline.own_effective(o.own_state, o.stale);
         INSERT INTO faultline.dirty (node_id, graph)
         SELECT n.id, (n.min_ok IS DISTINCT FROM o.min_ok OR n.removed_at IS DISTINCT FROM o.removed_at)
           FROM new_rows n JOIN old_rows o ON o.id = n.id
@@ -89,6 +98,35 @@ BEGIN
     END IF;
     RETURN NULL;
 END $$;
+-- apply_states no longer writes the history itself: the trigger above does.
+CREATE OR REPLACE FUNCTION faultline.apply_states(p_agent integer, p_doc jsonb)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS fl_inv_states (node_id bigint, state faultline.state, reason text, since timestamptz)
+        ON COMMIT DROP;
+    DELETE FROM fl_inv_states;
+    INSERT INTO fl_inv_states
+    SELECT DISTINCT ON (n.id) n.id, x.state::faultline.state, x.reason,
+           coalesce(to_timestamp(x.since_us / 1e6), now())
+      FROM jsonb_to_recordset(coalesce(p_doc -> 'states', '[]')) AS x (key text, state text, reason text, since_us bigint)
+      JOIN faultline.nodes n ON n.key = x.key AND n.agent_id = p_agent;
+
+    IF (p_doc ->> 'full')::boolean THEN
+        INSERT INTO fl_inv_states
+        SELECT n.id, 'ok', NULL, now() FROM faultline.nodes n
+         WHERE n.agent_id = p_agent AND n.own_state <> 'ok'
+           AND NOT EXISTS (SELECT 1 FROM fl_inv_states s WHERE s.node_id = n.id);
+    END IF;
+
+    UPDATE faultline.nodes n
+       SET since = CASE WHEN n.own_state IS DISTINCT FROM s.state THEN s.since ELSE n.since END,
+           own_state = s.state, reason = s.reason, last_seen = now()
+      FROM fl_inv_states s
+     WHERE n.id = s.node_id
+       AND (n.own_state IS DISTINCT FROM s.state OR n.reason IS DISTINCT FROM s.reason
+            OR n.last_seen IS NULL OR n.last_seen < now() - interval '1 minute');
+END $$;
+
 CREATE TRIGGER nodes_inserted AFTER INSERT ON faultline.nodes
     REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION faultline.nodes_changed();
 CREATE TRIGGER nodes_updated AFTER UPDATE ON faultline.nodes
@@ -437,18 +475,24 @@ END $$;
 
 -- Which effective state changes notify. Only root causes (a change of a
 -- node's own failure) and services notify; any other node's change is
--- explained by a root cause below it, named in suppressed_by. Nodes in
--- maintenance never notify.
+-- explained by a root cause below it, named in suppressed_by — and so is
+-- its recovery, by the cause of the failure it ends. Nodes in maintenance
+-- never notify.
 CREATE VIEW faultline.notifications AS
+WITH c AS (
+    SELECT c.*, lag(c.cause) OVER (PARTITION BY c.node_id ORDER BY c.at, c.id) AS previous_cause
+      FROM faultline.effective_changes c
+)
 SELECT c.id, c.at, n.key, n.kind, c.old_state, c.new_state,
        CASE WHEN faultline.in_maintenance(n.id, c.at) THEN false
             WHEN n.kind = 'service' THEN true
-            WHEN c.cause IS NULL THEN true
-            ELSE false END AS notify,
+            WHEN c.new_state = 'ok' THEN c.previous_cause IS NULL
+            ELSE c.cause IS NULL END AS notify,
        CASE WHEN faultline.in_maintenance(n.id, c.at) THEN 'maintenance'
-            WHEN n.kind = 'service' OR c.cause IS NULL THEN NULL
+            WHEN n.kind = 'service' THEN NULL
+            WHEN c.new_state = 'ok' THEN c.previous_cause
             ELSE c.cause END AS suppressed_by
-  FROM faultline.effective_changes c JOIN faultline.nodes n ON n.id = c.node_id;
+  FROM c JOIN faultline.nodes n ON n.id = c.node_id;
 
 -- The edges as they were at a moment in the past.
 CREATE FUNCTION faultline.edges_at(p_at timestamptz)
@@ -475,52 +519,67 @@ LANGUAGE sql STABLE AS $$
      WHERE n.first_seen <= p_at
 $$;
 
--- Root cause of a node at a moment in the past, from the history tables.
+-- Root cause of a node at a moment in the past, from the history tables:
+-- breadth first over the edges valid then, through the nodes that were not
+-- ok then, each node once.
 CREATE FUNCTION faultline.root_cause_at(p_key text, p_at timestamptz)
 RETURNS TABLE (cause_key text, cause_state faultline.state, path text[])
-LANGUAGE sql STABLE AS $$
-    WITH RECURSIVE st AS (SELECT * FROM faultline.states_at(p_at)),
-    ed AS (SELECT * FROM faultline.edges_at(p_at)),
-    walk (key, path) AS (
-        SELECT p_key, ARRAY[p_key] FROM st WHERE st.node_key = p_key AND st.effective_state <> 'ok'
-        UNION ALL
-        SELECT ed.to_key, w.path || ed.to_key
-          FROM walk w JOIN ed ON ed.from_key = w.key
-          JOIN st ON st.node_key = ed.to_key
-         WHERE st.effective_state <> 'ok' AND NOT ed.to_key = ANY (w.path)
-    )
-    SELECT DISTINCT ON (w.key) w.key, st.own_state, w.path
-      FROM walk w JOIN st ON st.node_key = w.key
-     WHERE st.own_state <> 'ok'
-     ORDER BY w.key, array_length(w.path, 1)
-$$;
-
--- Claims in a fixed order (agent, epoch, sequence), so that two collectors
--- committing groups that share agents cannot deadlock on their rows.
-CREATE OR REPLACE FUNCTION faultline.claim_batches(p_agent integer[], p_epoch bigint[], p_seq bigint[])
-RETURNS TABLE (idx integer, verdict text) LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql STABLE AS $$
 DECLARE
-    e bigint;
-    s bigint;
-    i integer;
+    start bigint;
+    seen bigint[];
+    parent bigint[];
+    front bigint[];
+    nxt bigint[];
+    nxt_parent bigint[];
 BEGIN
-    FOR i IN SELECT o.i FROM unnest(p_agent, p_epoch, p_seq) WITH ORDINALITY AS o (a, ep, sq, i)
-              ORDER BY o.a, o.ep, o.sq, o.i LOOP
-        INSERT INTO faultline.agent_sequence (agent_id, boot_epoch, sequence)
-        VALUES (p_agent[i], 0, 0) ON CONFLICT (agent_id) DO NOTHING;
-        SELECT a.boot_epoch, a.sequence INTO e, s
-          FROM faultline.agent_sequence a WHERE a.agent_id = p_agent[i] FOR UPDATE;
-        idx := i;
-        IF p_epoch[i] > e OR (p_epoch[i] = e AND p_seq[i] > s) THEN
-            UPDATE faultline.agent_sequence
-               SET boot_epoch = p_epoch[i], sequence = p_seq[i], updated_at = now()
-             WHERE agent_id = p_agent[i];
-            verdict := 'ok';
-        ELSIF p_epoch[i] = e THEN
-            verdict := 'duplicate';
-        ELSE
-            verdict := 'stale';
-        END IF;
-        RETURN NEXT;
+    SELECT id INTO start FROM faultline.nodes WHERE key = p_key;
+    IF NOT FOUND OR faultline.effective_at(start, p_at) = 'ok' THEN
+        RETURN;
+    END IF;
+    seen := ARRAY[start];
+    parent := ARRAY[0::bigint];
+    front := ARRAY[start];
+    LOOP
+        SELECT array_agg(x.to_id), array_agg(x.from_id) INTO nxt, nxt_parent
+          FROM (SELECT DISTINCT ON (h.to_id) h.to_id, h.from_id
+                  FROM faultline.edge_history h
+                 WHERE h.from_id = ANY (front) AND NOT h.to_id = ANY (seen)
+                   AND h.valid_from <= p_at AND (h.valid_to IS NULL OR h.valid_to > p_at)
+                   AND faultline.effective_at(h.to_id, p_at) <> 'ok'
+                 ORDER BY h.to_id, h.from_id) x;
+        EXIT WHEN nxt IS NULL;
+        seen := seen || nxt;
+        parent := parent || nxt_parent;
+        front := nxt;
     END LOOP;
+    RETURN QUERY
+    WITH RECURSIVE s AS (
+        SELECT o.id, p.parent
+          FROM unnest(seen) WITH ORDINALITY AS o (id, ord)
+          JOIN unnest(parent) WITH ORDINALITY AS p (parent, ord) ON p.ord = o.ord
+    ), walk (cause, own, cur, keys) AS (
+        SELECT s.id, faultline.own_at(s.id, p_at), s.parent, ARRAY[n.key]
+          FROM s JOIN faultline.nodes n ON n.id = s.id
+         WHERE faultline.own_at(s.id, p_at) <> 'ok'
+        UNION ALL
+        SELECT w.cause, w.own, s.parent, n.key || w.keys
+          FROM walk w JOIN s ON s.id = w.cur JOIN faultline.nodes n ON n.id = w.cur
+    )
+    SELECT n.key, w.own, w.keys
+      FROM walk w JOIN faultline.nodes n ON n.id = w.cause
+     WHERE w.cur = 0
+     ORDER BY w.own DESC, array_length(w.keys, 1), n.key;
 END $$;
+
+-- A node's own and effective state at a moment in the past.
+CREATE FUNCTION faultline.own_at(p_node bigint, p_at timestamptz)
+RETURNS faultline.state LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT s.new_state FROM faultline.state_changes s
+                      WHERE s.node_id = p_node AND s.at <= p_at ORDER BY s.at DESC, s.id DESC LIMIT 1), 'ok')
+$$;
+CREATE FUNCTION faultline.effective_at(p_node bigint, p_at timestamptz)
+RETURNS faultline.state LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT c.new_state FROM faultline.effective_changes c
+                      WHERE c.node_id = p_node AND c.at <= p_at ORDER BY c.at DESC, c.id DESC LIMIT 1), 'ok')
+$$;

@@ -183,6 +183,9 @@ class Env:
         cfg = os.path.join(self.dir, f"agent-{name}.conf")
         eps = ", ".join(f'"tcp://127.0.0.1:{p}"' for p in ports)
         with open(cfg, "w") as f:
+            # Tests count batches: one per cycle, as before flush_interval.
+            if "flush_interval" not in extra:
+                f.write(f"flush_interval = {interval};\n")
             f.write(f'hostname = "{name}";\ninterval = {interval};\nstate_dir = "{state}";\n')
             f.write(f'key_file = "{key}";\n')
             f.write(f'collector = {{ endpoints = [{eps}]; public_key = "{self.collector_pk}"; '
