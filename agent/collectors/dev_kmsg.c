@@ -42,19 +42,9 @@
 
 #include "blockdev.h"
 #include "collector.h"
+#include "procfile.h"
 
 /* Parser */
-
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
 
 int dev_kmsg_parse_record(const char *line, struct dev_kmsg_record *ret)
 {
@@ -109,8 +99,8 @@ int dev_kmsg_parse_record(const char *line, struct dev_kmsg_record *ret)
 
         for (const char *c = semi + 1; c < line + len && n < DEV_KMSG_MESSAGE_MAX;) {
                 int hi, lo;
-                if (c[0] == '\\' && line + len - c >= 4 && c[1] == 'x' && (hi = hexval(c[2])) >= 0 &&
-                    (lo = hexval(c[3])) >= 0 && (hi || lo)) {
+                if (c[0] == '\\' && line + len - c >= 4 && c[1] == 'x' && (hi = procfile_hex_digit(c[2])) >= 0 &&
+                    (lo = procfile_hex_digit(c[3])) >= 0 && (hi || lo)) {
                         rec.message[n++] = (char)(hi * 16 + lo);
                         c += 4;
                         continue;

@@ -19,6 +19,7 @@
 
 #include "blockdev.h"
 #include "collector.h"
+#include "procfile.h"
 
 #define SECTOR_SIZE 512
 
@@ -31,53 +32,6 @@ static void proc_diskstats_freep(struct proc_diskstats_line **p)
 void proc_diskstats_free(struct proc_diskstats_line *lines)
 {
         free(lines);
-}
-
-/*
- * Reads one line into buf (the line, its newline and a NUL: max length + 2
- * bytes) and strips the newline. Returns 1 for a line, 0 at the end of the
- * stream.
- */
-static int read_line(FILE *f, char *buf, size_t bufsz)
-{
-        size_t len;
-
-        if (!fgets(buf, (int)bufsz, f))
-                return ferror(f) ? -EIO : 0;
-        len = strlen(buf);
-        if (len > 0 && buf[len - 1] == '\n') {
-                buf[len - 1] = '\0';
-                return 1;
-        }
-        if (ferror(f))
-                return -EIO;
-        if (len == bufsz - 1)
-                return -E2BIG;
-        /* The kernel ends every line with a newline: without one, the read
-         * stopped in the middle of a line (or the line holds a NUL byte), and
-         * its last number may be cut short — better no data than a wrong
-         * counter, which would show up as a bogus rate. */
-        return -EBADMSG;
-}
-
-/* Splits off the next blank-separated field, or returns NULL at the end. */
-static char *next_field(char **p)
-{
-        char *s = *p, *start;
-
-        while (*s == ' ' || *s == '\t')
-                s++;
-        if (!*s) {
-                *p = s;
-                return NULL;
-        }
-        start = s;
-        while (*s && *s != ' ' && *s != '\t')
-                s++;
-        if (*s)
-                *s++ = '\0';
-        *p = s;
-        return start;
 }
 
 static int parse_line(char *line, struct proc_diskstats_line *ret)
@@ -94,7 +48,7 @@ static int parse_line(char *line, struct proc_diskstats_line *ret)
         unsigned n = 0;
         char *field;
 
-        while ((field = next_field(&line))) {
+        while ((field = procfile_next_field(&line))) {
                 if (n == 0 || n == 1) {
                         if (fl_safe_atou32(field, n == 0 ? &d.major : &d.minor) < 0)
                                 return -EBADMSG;
@@ -134,7 +88,7 @@ int proc_diskstats_parse(FILE *f, struct proc_diskstats_line **ret, size_t *ret_
         char buf[PROC_DISKSTATS_MAX_LINE_LEN + 2];
         int r;
 
-        while ((r = read_line(f, buf, sizeof(buf))) > 0) {
+        while ((r = procfile_read_line(f, buf, sizeof(buf))) > 0) {
                 if (n >= PROC_DISKSTATS_MAX_LINES)
                         return -E2BIG;
                 lines = fl_grow(lines, &cap, n + 1, sizeof(*lines));
@@ -214,34 +168,6 @@ static void fini(void *userdata)
         s->cycles_since_identify = 0;
 }
 
-/* Reads the whole file from offset 0 into *buf, growing it up to max. */
-static int pread_all(int fd, char **buf, size_t *cap, size_t max, size_t *ret_len)
-{
-        size_t len = 0;
-
-        for (;;) {
-                ssize_t n;
-
-                if (len > max)
-                        return -E2BIG;
-                if (len == *cap)
-                        *buf = fl_grow(*buf, cap, len + 4096, 1);
-                n = pread(fd, *buf + len, *cap - len, (off_t)len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
-        if (len > max)
-                return -E2BIG;
-        *ret_len = len;
-        return 0;
-}
-
 static int read_diskstats(struct diskstats_state *s, const char *procfs, struct proc_diskstats_line **ret,
                           size_t *ret_n)
 {
@@ -255,7 +181,7 @@ static int read_diskstats(struct diskstats_state *s, const char *procfs, struct 
                 if (s->fd < 0)
                         return -errno;
         }
-        r = pread_all(s->fd, &s->buf, &s->buf_cap, DISKSTATS_MAX_BYTES, &len);
+        r = procfile_pread_all(s->fd, &s->buf, &s->buf_cap, DISKSTATS_MAX_BYTES, &len);
         if (r < 0) {
                 /* Start over with a fresh descriptor next cycle. */
                 close(s->fd);

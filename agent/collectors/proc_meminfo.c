@@ -13,49 +13,9 @@
 #include <fcntl.h>
 
 #include "collector.h"
+#include "procfile.h"
 
 /* Parsers */
-
-/* As in proc_diskstats.c: 1 for a line, 0 at the end of the stream. */
-static int read_line(FILE *f, char *buf, size_t bufsz)
-{
-        size_t len;
-
-        if (!fgets(buf, (int)bufsz, f))
-                return ferror(f) ? -EIO : 0;
-        len = strlen(buf);
-        if (len > 0 && buf[len - 1] == '\n') {
-                buf[len - 1] = '\0';
-                return 1;
-        }
-        if (ferror(f))
-                return -EIO;
-        if (len == bufsz - 1)
-                return -E2BIG;
-        /* A last line without its newline: the read stopped inside it, and
-         * its number may be cut short. */
-        return -EBADMSG;
-}
-
-/* Splits off the next blank-separated field, or returns NULL at the end. */
-static char *next_field(char **p)
-{
-        char *s = *p, *start;
-
-        while (*s == ' ' || *s == '\t')
-                s++;
-        if (!*s) {
-                *p = s;
-                return NULL;
-        }
-        start = s;
-        while (*s && *s != ' ' && *s != '\t')
-                s++;
-        if (*s)
-                *s++ = '\0';
-        *p = s;
-        return start;
-}
 
 /* "Key: 123 kB" or "Key: 123": the key (colon removed) and the value, in
  * bytes when the line says kB. */
@@ -65,10 +25,10 @@ static int parse_meminfo_line(char *line, const char **ret_key, uint64_t *ret_va
         size_t klen;
         uint64_t v;
 
-        key = next_field(&p);
-        num = next_field(&p);
-        unit = next_field(&p);
-        if (!key || !num || next_field(&p))
+        key = procfile_next_field(&p);
+        num = procfile_next_field(&p);
+        unit = procfile_next_field(&p);
+        if (!key || !num || procfile_next_field(&p))
                 return -EBADMSG;
         klen = strlen(key);
         if (klen < 2 || key[klen - 1] != ':')
@@ -96,7 +56,7 @@ int proc_meminfo_parse(FILE *f, struct proc_meminfo *ret)
         unsigned n = 0;
         int r;
 
-        while ((r = read_line(f, buf, sizeof(buf))) > 0) {
+        while ((r = procfile_read_line(f, buf, sizeof(buf))) > 0) {
                 const char *key;
                 uint64_t v;
 
@@ -146,15 +106,15 @@ int proc_meminfo_parse_vmstat(FILE *f, struct proc_meminfo_vmstat *ret)
         unsigned n = 0;
         int r;
 
-        while ((r = read_line(f, buf, sizeof(buf))) > 0) {
+        while ((r = procfile_read_line(f, buf, sizeof(buf))) > 0) {
                 char *p = buf, *key, *num;
                 uint64_t value;
 
                 if (++n > PROC_MEMINFO_MAX_LINES)
                         return -E2BIG;
-                key = next_field(&p);
-                num = next_field(&p);
-                if (!key || !num || next_field(&p) || fl_safe_atou64(num, &value) < 0)
+                key = procfile_next_field(&p);
+                num = procfile_next_field(&p);
+                if (!key || !num || procfile_next_field(&p) || fl_safe_atou64(num, &value) < 0)
                         return -EBADMSG;
                 if (fl_streq(key, "pswpin")) {
                         v.pswpin = value;
@@ -214,34 +174,6 @@ static void fini(void *userdata)
         s->have_prev = false;
 }
 
-/* Reads the whole file from offset 0 into *buf, growing it up to max. */
-static int pread_all(int fd, char **buf, size_t *cap, size_t max, size_t *ret_len)
-{
-        size_t len = 0;
-
-        for (;;) {
-                ssize_t n;
-
-                if (len > max)
-                        return -E2BIG;
-                if (len == *cap)
-                        *buf = fl_grow(*buf, cap, len + 4096, 1);
-                n = pread(fd, *buf + len, *cap - len, (off_t)len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
-        if (len > max)
-                return -E2BIG;
-        *ret_len = len;
-        return 0;
-}
-
 /* Opens <procfs>/name once, reads it whole, and hands it to the parser as a
  * stream. */
 static int read_proc(struct meminfo_state *s, int *fd, const char *procfs, const char *name, FILE **ret)
@@ -256,7 +188,7 @@ static int read_proc(struct meminfo_state *s, int *fd, const char *procfs, const
                 if (*fd < 0)
                         return -errno;
         }
-        r = pread_all(*fd, &s->buf, &s->buf_cap, MEMINFO_MAX_BYTES, &len);
+        r = procfile_pread_all(*fd, &s->buf, &s->buf_cap, MEMINFO_MAX_BYTES, &len);
         if (r < 0) {
                 /* Start over with a fresh descriptor next cycle. */
                 close(*fd);

@@ -56,6 +56,7 @@
 
 #include "blockdev.h"
 #include "collector.h"
+#include "procfile.h"
 #include "strmap.h"
 
 /* Parser */
@@ -67,27 +68,6 @@ void proc_mountinfo_free(struct proc_mountinfo_entry *entries, size_t n)
         for (size_t i = 0; i < n; i++)
                 free(entries[i].storage);
         free(entries);
-}
-
-/* As in proc_diskstats.c: 1 for a line, 0 at the end of the stream. */
-static int read_line(FILE *f, char *buf, size_t bufsz)
-{
-        size_t len;
-
-        if (!fgets(buf, (int)bufsz, f))
-                return ferror(f) ? -EIO : 0;
-        len = strlen(buf);
-        if (len > 0 && buf[len - 1] == '\n') {
-                buf[len - 1] = '\0';
-                return 1;
-        }
-        if (ferror(f))
-                return -EIO;
-        if (len == bufsz - 1)
-                return -E2BIG;
-        /* No newline: a read cut short (or a NUL byte in the line). The
-         * kernel ends every line with one. */
-        return -EBADMSG;
 }
 
 /* Splits off the next field at exactly one blank (an empty field between
@@ -214,7 +194,7 @@ int proc_mountinfo_parse(FILE *f, struct proc_mountinfo_entry **ret, size_t *ret
         size_t n = 0, cap = 0;
         int r;
 
-        while ((r = read_line(f, buf, PROC_MOUNTINFO_MAX_LINE_LEN + 2)) > 0) {
+        while ((r = procfile_read_line(f, buf, PROC_MOUNTINFO_MAX_LINE_LEN + 2)) > 0) {
                 if (n >= PROC_MOUNTINFO_MAX_LINES) {
                         r = -E2BIG;
                         break;
@@ -419,34 +399,6 @@ static void fini(void *userdata)
         s->n_tracks = 0;
 }
 
-/* Reads the whole file from offset 0 into *buf, growing it up to max. */
-static int pread_all(int fd, char **buf, size_t *cap, size_t max, size_t *ret_len)
-{
-        size_t len = 0;
-
-        for (;;) {
-                ssize_t n;
-
-                if (len > max)
-                        return -E2BIG;
-                if (len == *cap)
-                        *buf = fl_grow(*buf, cap, len + 4096, 1);
-                n = pread(fd, *buf + len, *cap - len, (off_t)len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
-        if (len > max)
-                return -E2BIG;
-        *ret_len = len;
-        return 0;
-}
-
 static uint64_t fnv1a(const char *p, size_t len)
 {
         uint64_t h = UINT64_C(1469598103934665603);
@@ -482,7 +434,7 @@ static int refresh(struct mountinfo_state *s, const char *procfs)
                 if (poll(&pfd, 1, 0) == 0)
                         return 0; /* nothing mounted or unmounted since */
         }
-        r = pread_all(s->fd, &s->buf, &s->buf_cap, MOUNTINFO_MAX_BYTES, &len);
+        r = procfile_pread_all(s->fd, &s->buf, &s->buf_cap, MOUNTINFO_MAX_BYTES, &len);
         if (r < 0) {
                 close(s->fd);
                 s->fd = -1;

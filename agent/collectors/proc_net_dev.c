@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "collector.h"
+#include "procfile.h"
 
 static void proc_net_dev_freep(struct proc_net_dev_line **p)
 {
@@ -25,60 +26,13 @@ void proc_net_dev_free(struct proc_net_dev_line *lines)
         free(lines);
 }
 
-/*
- * Reads one line into buf (the line, its newline and a NUL: max length + 2
- * bytes) and strips the newline. Returns 1 for a line, 0 at the end of the
- * stream.
- */
-static int read_line(FILE *f, char *buf, size_t bufsz)
-{
-        size_t len;
-
-        if (!fgets(buf, (int)bufsz, f))
-                return ferror(f) ? -EIO : 0;
-        len = strlen(buf);
-        if (len > 0 && buf[len - 1] == '\n') {
-                buf[len - 1] = '\0';
-                return 1;
-        }
-        if (ferror(f))
-                return -EIO;
-        if (len == bufsz - 1)
-                return -E2BIG;
-        /* The kernel ends every line with a newline: without one, the read
-         * stopped in the middle of a line (or the line holds a NUL byte), and
-         * its last number may be cut short — better no data than a wrong
-         * counter, which would show up as a bogus rate. */
-        return -EBADMSG;
-}
-
-/* Splits off the next blank-separated field, or returns NULL at the end. */
-static char *next_field(char **p)
-{
-        char *s = *p, *start;
-
-        while (*s == ' ' || *s == '\t')
-                s++;
-        if (!*s) {
-                *p = s;
-                return NULL;
-        }
-        start = s;
-        while (*s && *s != ' ' && *s != '\t')
-                s++;
-        if (*s)
-                *s++ = '\0';
-        *p = s;
-        return start;
-}
-
 /* True when the blank-separated words of s are exactly those of words[]. */
 static bool words_are(char *s, const char *const *words, size_t n)
 {
         char *w;
         size_t i = 0;
 
-        while ((w = next_field(&s))) {
+        while ((w = procfile_next_field(&s))) {
                 if (i >= n || !fl_streq(w, words[i]))
                         return false;
                 i++;
@@ -154,7 +108,7 @@ static int parse_line(char *line, struct proc_net_dev_line *ret)
                 return -E2BIG;
         memcpy(d.name, name, len + 1);
 
-        while ((field = next_field(&rest))) {
+        while ((field = procfile_next_field(&rest))) {
                 uint64_t v;
 
                 if (n >= FL_ARRAY_SIZE(counters) || fl_safe_atou64(field, &v) < 0)
@@ -174,17 +128,17 @@ int proc_net_dev_parse(FILE *f, struct proc_net_dev_line **ret, size_t *ret_n)
         char buf[PROC_NET_DEV_MAX_LINE_LEN + 2], hdr[PROC_NET_DEV_MAX_LINE_LEN + 2];
         int r;
 
-        r = read_line(f, hdr, sizeof(hdr));
+        r = procfile_read_line(f, hdr, sizeof(hdr));
         if (r <= 0)
                 return r < 0 ? r : -EBADMSG;
-        r = read_line(f, buf, sizeof(buf));
+        r = procfile_read_line(f, buf, sizeof(buf));
         if (r <= 0)
                 return r < 0 ? r : -EBADMSG;
         r = check_header(hdr, buf);
         if (r < 0)
                 return r;
 
-        while ((r = read_line(f, buf, sizeof(buf))) > 0) {
+        while ((r = procfile_read_line(f, buf, sizeof(buf))) > 0) {
                 if (n >= PROC_NET_DEV_MAX_LINES)
                         return -E2BIG;
                 lines = fl_grow(lines, &cap, n + 1, sizeof(*lines));
@@ -280,34 +234,6 @@ static void fini(void *userdata)
         s->buf_cap = s->n_prev = 0;
 }
 
-/* Reads the whole file from offset 0 into *buf, growing it up to max. */
-static int pread_all(int fd, char **buf, size_t *cap, size_t max, size_t *ret_len)
-{
-        size_t len = 0;
-
-        for (;;) {
-                ssize_t n;
-
-                if (len > max)
-                        return -E2BIG;
-                if (len == *cap)
-                        *buf = fl_grow(*buf, cap, len + 4096, 1);
-                n = pread(fd, *buf + len, *cap - len, (off_t)len);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
-        if (len > max)
-                return -E2BIG;
-        *ret_len = len;
-        return 0;
-}
-
 static int read_net_dev(struct net_dev_state *s, const char *procfs, struct proc_net_dev_line **ret, size_t *ret_n)
 {
         _cleanup_fclose_ FILE *f = NULL;
@@ -320,7 +246,7 @@ static int read_net_dev(struct net_dev_state *s, const char *procfs, struct proc
                 if (s->fd < 0)
                         return -errno;
         }
-        r = pread_all(s->fd, &s->buf, &s->buf_cap, NET_DEV_MAX_BYTES, &len);
+        r = procfile_pread_all(s->fd, &s->buf, &s->buf_cap, NET_DEV_MAX_BYTES, &len);
         if (r < 0) {
                 /* Start over with a fresh descriptor next cycle. */
                 close(s->fd);

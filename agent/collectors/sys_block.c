@@ -28,6 +28,7 @@
 
 #include "blockdev.h"
 #include "collector.h"
+#include "procfile.h"
 
 #define SECTOR_SIZE 512
 #define ATTR_MAX 256 /* sysfs values read here are short; a longer one is not what we expect */
@@ -282,18 +283,6 @@ struct sys_block_state {
         bool rescan; /* a watched member went away */
 };
 
-static void trim(char *s)
-{
-        size_t len = strlen(s), start = 0;
-
-        while (len > 0 && strchr(" \t\r\n", s[len - 1]))
-                len--;
-        while (start < len && strchr(" \t\r\n", s[start]))
-                start++;
-        memmove(s, s + start, len - start);
-        s[len - start] = '\0';
-}
-
 static void sb_file_init(struct sb_file *f, const char *dir, const char *rel)
 {
         f->path = fl_asprintf("%s/%s", dir, rel);
@@ -318,7 +307,7 @@ static int sb_file_pread(int fd, char *buf, size_t bufsz)
         if ((size_t)n == bufsz - 1)
                 return -E2BIG;
         buf[n] = '\0';
-        trim(buf);
+        procfile_trim(buf);
         return 0;
 }
 
@@ -356,7 +345,7 @@ static int read_attr(const char *dir, const char *rel, char *buf, size_t bufsz)
 
         if (r < 0)
                 return r;
-        trim(buf);
+        procfile_trim(buf);
         return buf[0] ? 0 : -ENODATA;
 }
 
@@ -999,7 +988,7 @@ static char *rebuilding_members(const struct sb_dev *d)
                 path = fl_asprintf("%s/slot", m->dir);
                 if (fl_read_line(path, slot, sizeof(slot)) < 0)
                         continue;
-                trim(slot);
+                procfile_trim(slot);
                 if (slot[0] && !fl_streq(slot, "none")) {
                         char *joined = names ? fl_asprintf("%s, %s", names, m->name) : fl_strdup(m->name);
                         free(names);

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "collector.h"
+#include "procfile.h"
 
 #define IFF_UP_FLAG 0x1u /* IFF_UP, without pulling in <net/if.h> */
 #define RESCAN_EVERY 60 /* cycles */
@@ -65,31 +66,6 @@ static bool is_blank(char c)
         return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Strips blanks and newlines at both ends, in place; returns the start. */
-static char *trim(char *s)
-{
-        size_t len;
-
-        while (is_blank(*s))
-                s++;
-        len = strlen(s);
-        while (len > 0 && is_blank(s[len - 1]))
-                len--;
-        s[len] = '\0';
-        return s;
-}
-
-static int hex_digit(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
 int sys_class_net_parse_flags(const char *s, uint32_t *ret_flags)
 {
         size_t end;
@@ -110,7 +86,7 @@ int sys_class_net_parse_flags(const char *s, uint32_t *ret_flags)
         if (end < 3 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
                 return -EINVAL;
         for (size_t i = 2; i < end; i++) {
-                int d = hex_digit(s[i]);
+                int d = procfile_hex_digit(s[i]);
 
                 if (d < 0)
                         return -EINVAL;
@@ -143,13 +119,14 @@ int sys_class_net_bond_min_ok(const char *mode, uint64_t min_links, int *ret_min
         if (len >= sizeof(buf))
                 return -EINVAL;
         memcpy(buf, mode, len + 1);
-        name = trim(buf);
+        procfile_trim(buf);
+        name = buf;
         number = name;
         while (*number && !is_blank(*number))
                 number++;
         if (*number)
                 *number++ = '\0';
-        number = trim(number);
+        procfile_trim(number);
 
         for (size_t i = 0; i < FL_ARRAY_SIZE(bond_modes); i++) {
                 uint32_t n;
@@ -186,29 +163,6 @@ static int check_ifname(const char *name)
         return 0;
 }
 
-/*
- * Reads one line into buf (the line, its newline and a NUL: max length + 2
- * bytes) and strips the newline. Returns 1 for a line, 0 at the end of the
- * stream; a last line without its newline is a truncated read.
- */
-static int read_line(FILE *f, char *buf, size_t bufsz)
-{
-        size_t len;
-
-        if (!fgets(buf, (int)bufsz, f))
-                return ferror(f) ? -EIO : 0;
-        len = strlen(buf);
-        if (len > 0 && buf[len - 1] == '\n') {
-                buf[len - 1] = '\0';
-                return 1;
-        }
-        if (ferror(f))
-                return -EIO;
-        if (len == bufsz - 1)
-                return -E2BIG;
-        return -EBADMSG;
-}
-
 /* "bond0.100      | 100  | bond0" */
 static int parse_vlan_line(char *line, struct sys_class_net_vlan *ret)
 {
@@ -224,7 +178,8 @@ static int parse_vlan_line(char *line, struct sys_class_net_vlan *ret)
                         return -EBADMSG;
                 if (bar)
                         *bar = '\0';
-                fields[i] = trim(p);
+                procfile_trim(p);
+                fields[i] = p;
                 p = bar ? bar + 1 : p + strlen(p);
         }
         r = check_ifname(fields[0]);
@@ -249,18 +204,18 @@ int sys_class_net_parse_vlan_config(FILE *f, struct sys_class_net_vlan **ret, si
         size_t n = 0, cap = 0;
         int r;
 
-        r = read_line(f, buf, sizeof(buf));
+        r = procfile_read_line(f, buf, sizeof(buf));
         if (r <= 0)
                 return r < 0 ? r : -EBADMSG;
         if (!fl_startswith(buf, "VLAN Dev name"))
                 return -EBADMSG;
-        r = read_line(f, buf, sizeof(buf));
+        r = procfile_read_line(f, buf, sizeof(buf));
         if (r <= 0)
                 return r < 0 ? r : -EBADMSG;
         if (!fl_startswith(buf, "Name-Type:"))
                 return -EBADMSG;
 
-        while ((r = read_line(f, buf, sizeof(buf))) > 0) {
+        while ((r = procfile_read_line(f, buf, sizeof(buf))) > 0) {
                 if (n >= SYS_CLASS_NET_MAX_VLANS)
                         return -E2BIG;
                 vlans = fl_grow(vlans, &cap, n + 1, sizeof(*vlans));
@@ -500,12 +455,12 @@ static int list_dir(const char *dir, size_t max, char ***ret, size_t *ret_n)
 static char *read_attr(const struct link *l, const char *rel)
 {
         _cleanup_free_ char *path = fl_asprintf("%s/%s", l->dir, rel);
-        char buf[256], *v;
+        char buf[256];
 
         if (fl_read_line(path, buf, sizeof(buf)) < 0)
                 return NULL;
-        v = trim(buf);
-        return *v ? fl_strdup(v) : NULL;
+        procfile_trim(buf);
+        return *buf ? fl_strdup(buf) : NULL;
 }
 
 static bool is_dir(const char *dir, const char *rel)
@@ -786,7 +741,7 @@ static int rescan(struct net_state *s, const struct fl_agent_ctx *ctx, char **en
  */
 static int read_cycle_file(struct link *l, size_t k, bool *ret_stale)
 {
-        char *buf = l->value[k], *v;
+        char *buf = l->value[k];
         ssize_t n = -1;
         int r;
 
@@ -825,8 +780,7 @@ static int read_cycle_file(struct link *l, size_t k, bool *ret_stale)
         if (n == VALUE_MAX - 1)
                 return -E2BIG;
         buf[n] = '\0';
-        v = trim(buf);
-        memmove(buf, v, strlen(v) + 1);
+        procfile_trim(buf);
         return 0;
 }
 

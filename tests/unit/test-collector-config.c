@@ -6,6 +6,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -44,14 +46,6 @@ static int teardown(void **state)
         return 0;
 }
 
-static const char *data_dir(void)
-{
-        const char *d = getenv("FL_TEST_DATA");
-        if (!d)
-                fail_msg("FL_TEST_DATA is not set");
-        return d;
-}
-
 static void write_text(const char *path, const char *text)
 {
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -62,7 +56,7 @@ static void write_text(const char *path, const char *text)
 
 static void load_data(const char *name, struct fl_collector_config *c)
 {
-        _cleanup_free_ char *path = fl_asprintf("%s/config/%s", data_dir(), name);
+        _cleanup_free_ char *path = fl_asprintf("%s/config/%s", fixture_data_dir(), name);
         _cleanup_free_ char *err = NULL;
         int r;
 

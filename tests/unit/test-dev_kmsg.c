@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "collector.h"
 #include "dev_kmsg.h"
 
@@ -28,19 +30,6 @@ extern const struct fl_collector dev_kmsg_collector;
         "kworker/u16:2: Detected aborted journal\""
 
 /* Helpers */
-
-static const char *data_dir(void)
-{
-        const char *d = getenv("FL_TEST_DATA");
-        if (!d)
-                fail_msg("FL_TEST_DATA is not set");
-        return d;
-}
-
-static char *data_path(const char *rel)
-{
-        return fl_asprintf("%s/%s", data_dir(), rel);
-}
 
 static const struct fl_enode *find_node(const struct fl_emit *e, const char *key)
 {
@@ -82,45 +71,15 @@ static void assert_state(const struct fl_emit *e, const char *key, enum fl_state
                          fl_state_to_string(state), reason);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int setup_root(void **state)
 {
-        char *d = fl_strdup("/tmp/fl-test-kmsg-XXXXXX");
-        assert_non_null(mkdtemp(d));
-        *state = d;
+        *state = fixture_tmp_root("/tmp/fl-test-kmsg-XXXXXX");
         return 0;
-}
-
-static int teardown_root(void **state)
-{
-        nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(*state);
-        return 0;
-}
-
-/* Writes in place (same inode), as cp does over an existing file. */
-static void write_file(const char *root, const char *rel, const char *content, size_t len)
-{
-        _cleanup_free_ char *path = fl_asprintf("%s/%s", root, rel);
-        _cleanup_free_ char *dir = fl_strdup(path);
-        _cleanup_close_ int fd = -1;
-
-        *strrchr(dir, '/') = '\0';
-        assert_int_equal(fl_mkdir_p(dir, 0755), 0);
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, content, len), (ssize_t)len);
 }
 
 static void write_string(const char *root, const char *rel, const char *content)
 {
-        write_file(root, rel, content, strlen(content));
+        fixture_write_bytes(root, rel, content, strlen(content));
 }
 
 static void append_string(const char *root, const char *rel, const char *content)
@@ -132,44 +91,12 @@ static void append_string(const char *root, const char *rel, const char *content
         assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
 }
 
-static const char *copy_src, *copy_dst;
-
-static int copy_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        _cleanup_free_ char *dst = fl_asprintf("%s%s", copy_dst, path + strlen(copy_src));
-
-        (void)st;
-        (void)ftw;
-        if (flag == FTW_D)
-                return fl_mkdir_p(dst, 0755) < 0 ? -1 : 0;
-        if (flag == FTW_SL) {
-                char target[PATH_MAX];
-                ssize_t n = readlink(path, target, sizeof(target) - 1);
-                if (n < 0)
-                        return -1;
-                target[n] = '\0';
-                (void)unlink(dst);
-                return symlink(target, dst);
-        }
-        if (flag == FTW_F) {
-                _cleanup_free_ char *buf = NULL;
-                size_t len = 0;
-                if (fl_read_file(path, 16 << 20, &buf, &len) < 0)
-                        return -1;
-                write_file(copy_dst, path + strlen(copy_src) + 1, buf, len);
-                return 0;
-        }
-        return -1;
-}
-
 /* cp -a TREE/. root/ */
 static void overlay_tree(const char *root, const char *tree)
 {
-        _cleanup_free_ char *src = data_path(tree);
+        _cleanup_free_ char *src = fixture_data_path(tree);
 
-        copy_src = src;
-        copy_dst = root;
-        assert_int_equal(nftw(src, copy_entry, 32, FTW_PHYS), 0);
+        fixture_copy_tree(src, root);
 }
 
 struct run {
@@ -188,7 +115,7 @@ static void run_init(struct run *r, const char *host, const char *root, const ch
         r->thresholds.disk_error_hold_us = HOLD;
         r->procfs = fl_asprintf("%s/proc", root);
         r->devfs = fl_asprintf("%s/dev", root);
-        r->sysfs = sysfs ? data_path(sysfs) : fl_asprintf("%s/sys", root);
+        r->sysfs = sysfs ? fixture_data_path(sysfs) : fl_asprintf("%s/sys", root);
         r->ctx = (struct fl_agent_ctx){ .hostname = host,
                                         .rootfs = root,
                                         .procfs = r->procfs,
@@ -767,13 +694,13 @@ int main(void)
                 cmocka_unit_test(test_parse_ceilings),
                 cmocka_unit_test(test_match),
                 cmocka_unit_test(test_match_name_size),
-                cmocka_unit_test_setup_teardown(test_collect_disk_ioerr, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_start_on_later, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_old_records, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_devices, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_dm_md, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_replaced_file, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_unreadable, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_disk_ioerr, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_start_on_later, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_old_records, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_devices, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_dm_md, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_replaced_file, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_unreadable, setup_root, fixture_teardown_root),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

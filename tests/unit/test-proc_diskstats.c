@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "collector.h"
 #include "proc_diskstats.h"
 
@@ -20,22 +22,9 @@ extern const struct fl_collector proc_diskstats_collector;
 
 /* Helpers */
 
-static const char *data_dir(void)
-{
-        const char *d = getenv("FL_TEST_DATA");
-        if (!d)
-                fail_msg("FL_TEST_DATA is not set");
-        return d;
-}
-
-static char *data_path(const char *rel)
-{
-        return fl_asprintf("%s/%s", data_dir(), rel);
-}
-
 static int parse_file(const char *rel, struct proc_diskstats_line **ret, size_t *ret_n)
 {
-        _cleanup_free_ char *path = data_path(rel);
+        _cleanup_free_ char *path = fixture_data_path(rel);
         _cleanup_fclose_ FILE *f = fopen(path, "re");
 
         if (!f)
@@ -103,24 +92,9 @@ static double sample(const struct fl_emit *e, const char *key, const char *metri
 
 /* Temporary roots for the cases the fixtures cannot hold (changing files). */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static char *tmp_root(void)
 {
-        char *d = fl_strdup("/tmp/fl-test-diskstats-XXXXXX");
-        assert_non_null(mkdtemp(d));
-        return d;
-}
-
-static void tmp_root_free(char *d)
-{
-        nftw(d, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(d);
+        return fixture_tmp_root("/tmp/fl-test-diskstats-XXXXXX");
 }
 
 /* As fixtures, so that the tree goes away even when a test fails. */
@@ -128,36 +102,6 @@ static int setup_root(void **state)
 {
         *state = tmp_root();
         return 0;
-}
-
-static int teardown_root(void **state)
-{
-        tmp_root_free(*state);
-        return 0;
-}
-
-/* Writes in place (same inode), like the kernel's view of a proc file
- * changing under a descriptor the collector keeps open. */
-static void write_file(const char *root, const char *rel, const char *content)
-{
-        _cleanup_free_ char *path = fl_asprintf("%s/%s", root, rel);
-        _cleanup_free_ char *dir = fl_strdup(path);
-        _cleanup_close_ int fd = -1;
-
-        *strrchr(dir, '/') = '\0';
-        assert_int_equal(fl_mkdir_p(dir, 0755), 0);
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-}
-
-static void copy_data_file(const char *rel, const char *root, const char *dst)
-{
-        _cleanup_free_ char *path = data_path(rel);
-        _cleanup_free_ char *buf = NULL;
-
-        assert_int_equal(fl_read_file(path, 1 << 20, &buf, NULL), 0);
-        write_file(root, dst, buf);
 }
 
 static void make_dir(const char *root, const char *rel)
@@ -176,10 +120,10 @@ static void add_blockdev(const char *root, const char *devpath, const char *devn
         _cleanup_free_ char *link = fl_asprintf("%s/sys/class/block/%s", root, strrchr(devpath, '/') + 1);
         _cleanup_free_ char *target = fl_asprintf("../../%s", devpath);
 
-        write_file(root, dev, content);
+        fixture_write_file(root, dev, content);
         if (partition) {
                 _cleanup_free_ char *part = fl_asprintf("sys/%s/partition", devpath);
-                write_file(root, part, "1\n");
+                fixture_write_file(root, part, "1\n");
         }
         make_dir(root, "sys/class/block");
         assert_int_equal(symlink(target, link), 0);
@@ -195,7 +139,7 @@ static void make_plain_sysfs(const char *root)
         add_blockdev(root, "devices/virtual/block/md0", "9:0", false);
         make_dir(root, "sys/devices/virtual/block/md0/md");
         add_blockdev(root, "devices/virtual/block/dm-0", "253:0", false);
-        write_file(root, "sys/devices/virtual/block/dm-0/dm/name", "vg0-root\n");
+        fixture_write_file(root, "sys/devices/virtual/block/dm-0/dm/name", "vg0-root\n");
         add_blockdev(root, "devices/virtual/block/loop0", "7:0", false);
         add_blockdev(root, "devices/virtual/block/ram0", "1:0", false);
         add_blockdev(root, "devices/virtual/block/zram0", "252:0", false);
@@ -522,8 +466,8 @@ static void test_parse_line_count(void **unused)
 static void run_fixture_twice(struct run *r, const char *tree)
 {
         /* freed by run_fixture_done() */
-        char *procfs = fl_asprintf("%s/hosts/%s/proc", data_dir(), tree);
-        char *sysfs = fl_asprintf("%s/hosts/%s/sys", data_dir(), tree);
+        char *procfs = fl_asprintf("%s/hosts/%s/proc", fixture_data_dir(), tree);
+        char *sysfs = fl_asprintf("%s/hosts/%s/sys", fixture_data_dir(), tree);
 
         run_init(r, procfs, sysfs);
         assert_int_equal(run_cycle(r, T0), 0);
@@ -598,12 +542,12 @@ static void test_collect_rates(void **state)
         struct run r;
 
         make_plain_sysfs(root);
-        copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
+        fixture_copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
         assert_int_equal(r.emit.n_samples, 0);
 
-        copy_data_file("hosts/plain-later/proc/diskstats", root, "proc/diskstats");
+        fixture_copy_data_file("hosts/plain-later/proc/diskstats", root, "proc/diskstats");
         assert_int_equal(run_cycle(&r, t1), 0);
         assert_int_equal(r.emit.n_nodes, 0);
         /* sda, sda1, sda2, sdb, md0, dm-0 */
@@ -678,7 +622,7 @@ static void test_collect_keeps_file_open(void **state)
         struct run r;
 
         make_plain_sysfs(root);
-        copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
+        fixture_copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
 
@@ -700,12 +644,12 @@ static void test_collect_caches_identification(void **state)
         struct run r;
 
         make_plain_sysfs(root);
-        copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
+        fixture_copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
 
         /* the same devices: identified once, sysfs is not looked at again */
-        assert_int_equal(nftw(sysfs, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(nftw(sysfs, fixture_rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
         assert_int_equal(r.emit.n_samples, 6 * 8);
         assert_int_equal(samples_of(&r.emit, "dm:fixture01/vg0-root"), 8);
@@ -714,12 +658,12 @@ static void test_collect_caches_identification(void **state)
          * others keep their keys */
         {
                 _cleanup_free_ char *buf = NULL;
-                _cleanup_free_ char *path = data_path("hosts/plain/proc/diskstats");
+                _cleanup_free_ char *path = fixture_data_path("hosts/plain/proc/diskstats");
                 _cleanup_free_ char *c = NULL;
 
                 assert_int_equal(fl_read_file(path, 1 << 20, &buf, NULL), 0);
                 c = fl_asprintf("%s%s", buf, z);
-                write_file(root, "proc/diskstats", c);
+                fixture_write_file(root, "proc/diskstats", c);
         }
         assert_int_equal(run_cycle(&r, T0 + 2 * TEN_S), 0);
         assert_int_equal(r.emit.n_samples, 6 * 8);
@@ -747,13 +691,13 @@ static void test_collect_dm_rename(void **state)
         struct run r;
 
         make_plain_sysfs(root);
-        copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
+        fixture_copy_data_file("hosts/plain/proc/diskstats", root, "proc/diskstats");
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, t), 0);
 
         /* lvrename: same dm-0, same number, same diskstats line; the new
          * name shows in the keys once every device is identified again */
-        write_file(root, "sys/devices/virtual/block/dm-0/dm/name", "vg0-system\n");
+        fixture_write_file(root, "sys/devices/virtual/block/dm-0/dm/name", "vg0-system\n");
         for (unsigned i = 2; i < 60; i++) {
                 assert_int_equal(run_cycle(&r, t += TEN_S), 0);
                 assert_int_equal(samples_of(&r.emit, "dm:fixture01/vg0-root"), 8);
@@ -780,7 +724,7 @@ static void test_collect_wraparound(void **state)
         make_dir(root, "sys/devices/virtual/block/dm-7/dm"); /* no dm/name: falls back to dm-7 */
         {
                 _cleanup_free_ char *c1 = fl_asprintf("%s 253 7 dm-7 5 0 0 0 0 0 0 0 0 0 0\n", a);
-                write_file(root, "proc/diskstats", c1);
+                fixture_write_file(root, "proc/diskstats", c1);
         }
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
@@ -791,7 +735,7 @@ static void test_collect_wraparound(void **state)
                 /* reads wrapped at 2^32 (296 + 704), sectors written at 2^64
                  * (615 + 1 + 384); dm-7 keys its samples by kernel name */
                 _cleanup_free_ char *c2 = fl_asprintf("%s 253 7 dm-7 15 0 0 0 0 0 0 0 0 0 0\n", b);
-                write_file(root, "proc/diskstats", c2);
+                fixture_write_file(root, "proc/diskstats", c2);
         }
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
         assert_near(sample(&r.emit, "disk:fixture01/sdz", "disk.read_iops", "1/s", T0 + TEN_S), 100.0);
@@ -814,14 +758,14 @@ static void test_collect_devices_come_and_go(void **state)
 
         add_blockdev(root, "devices/sdz", "8:0", false);
         add_blockdev(root, "devices/sdy", "8:16", false);
-        write_file(root, "proc/diskstats", z1);
+        fixture_write_file(root, "proc/diskstats", z1);
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
 
         /* sdy appears: no rate before it has a baseline */
         {
                 _cleanup_free_ char *c = fl_asprintf("%s%s", z2, y1);
-                write_file(root, "proc/diskstats", c);
+                fixture_write_file(root, "proc/diskstats", c);
         }
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
         assert_int_equal(r.emit.n_samples, 8);
@@ -829,7 +773,7 @@ static void test_collect_devices_come_and_go(void **state)
         assert_int_equal(samples_of(&r.emit, "disk:fixture01/sdy"), 0);
 
         /* sdz goes away and is forgotten */
-        write_file(root, "proc/diskstats", y2);
+        fixture_write_file(root, "proc/diskstats", y2);
         assert_int_equal(run_cycle(&r, T0 + 2 * TEN_S), 0);
         assert_int_equal(r.emit.n_samples, 8);
         assert_near(sample(&r.emit, "disk:fixture01/sdy", "disk.read_iops", "1/s", T0 + 2 * TEN_S), 100.0);
@@ -838,17 +782,17 @@ static void test_collect_devices_come_and_go(void **state)
          * which sysfs does not show yet: no samples at all */
         {
                 _cleanup_free_ char *c = fl_asprintf("%s%s", z3, y3);
-                write_file(root, "proc/diskstats", c);
+                fixture_write_file(root, "proc/diskstats", c);
         }
         assert_int_equal(run_cycle(&r, T0 + 3 * TEN_S), 0);
         assert_int_equal(r.emit.n_samples, 0);
 
         /* once sysfs agrees, the new sdy is identified again and gets its
          * baseline; sdz has one already */
-        write_file(root, "sys/devices/sdy/dev", "65:16\n");
+        fixture_write_file(root, "sys/devices/sdy/dev", "65:16\n");
         {
                 _cleanup_free_ char *c = fl_asprintf("%s%s", z4, y4);
-                write_file(root, "proc/diskstats", c);
+                fixture_write_file(root, "proc/diskstats", c);
         }
         assert_int_equal(run_cycle(&r, T0 + 4 * TEN_S), 0);
         assert_int_equal(r.emit.n_samples, 8);
@@ -872,15 +816,15 @@ static void test_collect_errors(void **state)
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), -ENOENT);
 
-        write_file(root, "proc/diskstats", z1);
+        fixture_write_file(root, "proc/diskstats", z1);
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
 
         /* a bad reading is an error and leaves the baseline alone */
-        write_file(root, "proc/diskstats", "   8       0 sdz 1 2 3\n");
+        fixture_write_file(root, "proc/diskstats", "   8       0 sdz 1 2 3\n");
         assert_int_equal(run_cycle(&r, T0 + 2 * TEN_S), -EBADMSG);
         assert_int_equal(r.emit.n_nodes, 0);
         assert_int_equal(r.emit.n_samples, 0);
-        write_file(root, "proc/diskstats", z2);
+        fixture_write_file(root, "proc/diskstats", z2);
         assert_int_equal(run_cycle(&r, T0 + 3 * TEN_S), 0);
         assert_near(sample(&r.emit, "disk:fixture01/sdz", "disk.read_iops", "1/s", T0 + 3 * TEN_S), 10.0);
 
@@ -909,13 +853,13 @@ int main(void)
                 cmocka_unit_test(test_parse_line_count),
                 cmocka_unit_test(test_collect_keys),
                 cmocka_unit_test(test_collect_skips_virtual),
-                cmocka_unit_test_setup_teardown(test_collect_rates, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_keeps_file_open, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_caches_identification, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_dm_rename, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_wraparound, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_devices_come_and_go, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_errors, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_rates, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_keeps_file_open, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_caches_identification, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_dm_rename, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_wraparound, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_devices_come_and_go, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_errors, setup_root, fixture_teardown_root),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

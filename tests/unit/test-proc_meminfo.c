@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "collector.h"
 #include "proc_meminfo.h"
 
@@ -21,22 +23,9 @@ extern const struct fl_collector proc_meminfo_collector;
 
 /* Helpers */
 
-static const char *data_dir(void)
-{
-        const char *d = getenv("FL_TEST_DATA");
-        if (!d)
-                fail_msg("FL_TEST_DATA is not set");
-        return d;
-}
-
-static char *data_path(const char *rel)
-{
-        return fl_asprintf("%s/%s", data_dir(), rel);
-}
-
 static FILE *open_data(const char *rel)
 {
-        _cleanup_free_ char *path = data_path(rel);
+        _cleanup_free_ char *path = fixture_data_path(rel);
         FILE *f = fopen(path, "re");
 
         if (!f)
@@ -100,41 +89,10 @@ static double sample(const struct fl_emit *e, const char *key, const char *metri
         return s->value;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int setup_root(void **state)
 {
-        char *d = fl_strdup("/tmp/fl-test-meminfo-XXXXXX");
-        assert_non_null(mkdtemp(d));
-        *state = d;
+        *state = fixture_tmp_root("/tmp/fl-test-meminfo-XXXXXX");
         return 0;
-}
-
-static int teardown_root(void **state)
-{
-        nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(*state);
-        return 0;
-}
-
-/* Writes in place (same inode), like a proc file changing under a
- * descriptor the collector keeps open. */
-static void write_file(const char *root, const char *rel, const char *content)
-{
-        _cleanup_free_ char *path = fl_asprintf("%s/%s", root, rel);
-        _cleanup_free_ char *dir = fl_strdup(path);
-        _cleanup_close_ int fd = -1;
-
-        *strrchr(dir, '/') = '\0';
-        assert_int_equal(fl_mkdir_p(dir, 0755), 0);
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
 }
 
 static void write_meminfo(const char *root, uint64_t total_kb, uint64_t avail_kb, uint64_t swap_total_kb,
@@ -148,7 +106,7 @@ static void write_meminfo(const char *root, uint64_t total_kb, uint64_t avail_kb
                                                 "SwapFree:       %8" PRIu64 " kB\n"
                                                 "HugePages_Total:       0\n",
                                                 total_kb, avail_kb, swap_total_kb, swap_free_kb);
-        write_file(root, "proc/meminfo", text);
+        fixture_write_file(root, "proc/meminfo", text);
 }
 
 static void write_vmstat(const char *root, uint64_t pswpin, uint64_t pswpout, uint64_t pgmajfault)
@@ -159,7 +117,7 @@ static void write_vmstat(const char *root, uint64_t pswpin, uint64_t pswpout, ui
                                                 "pgfault 123456789\n"
                                                 "pgmajfault %" PRIu64 "\n",
                                                 pswpin, pswpout, pgmajfault);
-        write_file(root, "proc/vmstat", text);
+        fixture_write_file(root, "proc/vmstat", text);
 }
 
 struct run {
@@ -354,7 +312,7 @@ static void test_parse_vmstat(void **unused)
 
 static void test_collect_fixture(void **unused)
 {
-        _cleanup_free_ char *procfs = data_path("hosts/nvme/proc");
+        _cleanup_free_ char *procfs = fixture_data_path("hosts/nvme/proc");
         struct run r;
 
         (void)unused;
@@ -423,7 +381,7 @@ static void test_collect_rates(void **state)
         assert_near(sample(&r.emit, "host:h", "swap.in_pages_per_s", "1/s", T0 + 2 * TEN_S), 10.0);
 
         /* Swap counters that disappear: no swap rates, the rest goes on. */
-        write_file(root, "proc/vmstat", "pgmajfault 800\n");
+        fixture_write_file(root, "proc/vmstat", "pgmajfault 800\n");
         assert_int_equal(run_cycle(&r, T0 + 3 * TEN_S), 0);
         assert_null(find_sample(&r.emit, "host:h", "swap.in_pages_per_s"));
         assert_near(sample(&r.emit, "host:h", "mem.major_faults_per_s", "1/s", T0 + 3 * TEN_S), 10.0);
@@ -442,9 +400,9 @@ static void test_collect_errors(void **state)
         assert_int_equal(run_cycle(&r, T0 + TEN_S), -ENOENT); /* vmstat still missing */
         write_vmstat(root, 1, 2, 3);
         assert_int_equal(run_cycle(&r, T0 + 2 * TEN_S), 0);
-        write_file(root, "proc/meminfo", "MemTotal: 1000 kB\n");
+        fixture_write_file(root, "proc/meminfo", "MemTotal: 1000 kB\n");
         assert_int_equal(run_cycle(&r, T0 + 3 * TEN_S), -EBADMSG);
-        write_file(root, "proc/meminfo", "");
+        fixture_write_file(root, "proc/meminfo", "");
         assert_int_equal(run_cycle(&r, T0 + 4 * TEN_S), -EBADMSG);
         write_meminfo(root, 1000, 500, 0, 0);
         assert_int_equal(run_cycle(&r, T0 + 5 * TEN_S), 0);
@@ -462,8 +420,8 @@ int main(void)
                 cmocka_unit_test(test_parse_meminfo_ceilings),
                 cmocka_unit_test(test_parse_vmstat),
                 cmocka_unit_test(test_collect_fixture),
-                cmocka_unit_test_setup_teardown(test_collect_rates, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_errors, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_rates, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_errors, setup_root, fixture_teardown_root),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "collector.h"
 #include "proc_mountinfo.h"
 
@@ -23,22 +25,9 @@ extern const struct fl_collector proc_mountinfo_collector;
 
 /* Helpers */
 
-static const char *data_dir(void)
-{
-        const char *d = getenv("FL_TEST_DATA");
-        if (!d)
-                fail_msg("FL_TEST_DATA is not set");
-        return d;
-}
-
-static char *data_path(const char *rel)
-{
-        return fl_asprintf("%s/%s", data_dir(), rel);
-}
-
 static int parse_file(const char *rel, struct proc_mountinfo_entry **ret, size_t *ret_n)
 {
-        _cleanup_free_ char *path = data_path(rel);
+        _cleanup_free_ char *path = fixture_data_path(rel);
         _cleanup_fclose_ FILE *f = fopen(path, "re");
 
         if (!f)
@@ -183,81 +172,18 @@ static const struct fl_esample *find_sample(const struct fl_emit *e, const char 
 /* Temporary roots, composed from fixture trees as the README says: the base
  * copied, then each overlay on top. */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int setup_root(void **state)
 {
-        char *d = fl_strdup("/tmp/fl-test-mountinfo-XXXXXX");
-        assert_non_null(mkdtemp(d));
-        *state = d;
+        *state = fixture_tmp_root("/tmp/fl-test-mountinfo-XXXXXX");
         return 0;
-}
-
-static int teardown_root(void **state)
-{
-        nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(*state);
-        return 0;
-}
-
-/* Writes in place (same inode), like the kernel's view of a proc file
- * changing under a descriptor the collector keeps open. */
-static void write_file(const char *root, const char *rel, const char *content, size_t len)
-{
-        _cleanup_free_ char *path = fl_asprintf("%s/%s", root, rel);
-        _cleanup_free_ char *dir = fl_strdup(path);
-        _cleanup_close_ int fd = -1;
-
-        *strrchr(dir, '/') = '\0';
-        assert_int_equal(fl_mkdir_p(dir, 0755), 0);
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, content, len), (ssize_t)len);
-}
-
-static const char *copy_src, *copy_dst;
-
-static int copy_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        _cleanup_free_ char *dst = fl_asprintf("%s%s", copy_dst, path + strlen(copy_src));
-
-        (void)st;
-        (void)ftw;
-        if (flag == FTW_D)
-                return fl_mkdir_p(dst, 0755) < 0 ? -1 : 0;
-        if (flag == FTW_SL) {
-                char target[PATH_MAX];
-                ssize_t n = readlink(path, target, sizeof(target) - 1);
-                if (n < 0)
-                        return -1;
-                target[n] = '\0';
-                (void)unlink(dst);
-                return symlink(target, dst);
-        }
-        if (flag == FTW_F) {
-                _cleanup_free_ char *buf = NULL;
-                size_t len = 0;
-                if (fl_read_file(path, 16 << 20, &buf, &len) < 0)
-                        return -1;
-                write_file(copy_dst, path + strlen(copy_src) + 1, buf, len);
-                return 0;
-        }
-        return -1;
 }
 
 /* cp -a TREE/. root/ */
 static void overlay_tree(const char *root, const char *tree)
 {
-        _cleanup_free_ char *src = data_path(tree);
+        _cleanup_free_ char *src = fixture_data_path(tree);
 
-        copy_src = src;
-        copy_dst = root;
-        assert_int_equal(nftw(src, copy_entry, 32, FTW_PHYS), 0);
+        fixture_copy_tree(src, root);
 }
 
 struct run {
@@ -706,7 +632,7 @@ static void test_usage_from_statvfs(void **unused)
 
 static void test_collect_raid1_lvm(void **unused)
 {
-        _cleanup_free_ char *root = data_path("hosts/raid1-lvm");
+        _cleanup_free_ char *root = fixture_data_path("hosts/raid1-lvm");
         struct run r;
 
         (void)unused;
@@ -750,7 +676,7 @@ static void test_collect_raid1_lvm(void **unused)
 
 static void test_collect_nvme(void **unused)
 {
-        _cleanup_free_ char *root = data_path("hosts/nvme");
+        _cleanup_free_ char *root = fixture_data_path("hosts/nvme");
         struct run r;
 
         (void)unused;
@@ -772,7 +698,7 @@ static void test_collect_nvme(void **unused)
 
 static void test_collect_skips_pseudo(void **unused)
 {
-        _cleanup_free_ char *root = data_path("hosts/raid5-faulty");
+        _cleanup_free_ char *root = fixture_data_path("hosts/raid5-faulty");
         static const char *const skipped[] = { "/sys",
                                                "/proc",
                                                "/dev",
@@ -812,13 +738,13 @@ static void test_collect_skips_pseudo(void **unused)
 /* A procfs with a mountinfo of our own, against a fixture's sysfs. */
 static void write_mountinfo(const char *root, const char *content)
 {
-        write_file(root, "proc/self/mountinfo", content, strlen(content));
+        fixture_write_bytes(root, "proc/self/mountinfo", content, strlen(content));
 }
 
 static void run_init_own(struct run *r, const char *root, const char *sysfs_tree)
 {
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
-        _cleanup_free_ char *sysfs = data_path(sysfs_tree);
+        _cleanup_free_ char *sysfs = fixture_data_path(sysfs_tree);
 
         run_init_dirs(r, "h", root, procfs, sysfs);
 }
@@ -927,7 +853,7 @@ static void test_collect_remount_ro(void **state)
                 at = strstr(buf, "/dev/sdb1 ro,");
                 assert_non_null(at);
                 memcpy(at + strlen("/dev/sdb1 "), "rw", 2);
-                write_file(root, "proc/4242/mountinfo", buf, len);
+                fixture_write_bytes(root, "proc/4242/mountinfo", buf, len);
         }
         assert_int_equal(run_cycle(&r, T0 + 8 * TEN_S), 0);
         assert_null(find_state(&r.emit, "filesystem:ioerrhost/data"));
@@ -999,7 +925,7 @@ static void test_collect_forced_ro_before_start(void **state)
                               "48 29 8:1 / /img rw - squashfs /dev/sda1 ro\n");
         {
                 _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
-                _cleanup_free_ char *sysfs = data_path("hosts/disk-ioerr/sys");
+                _cleanup_free_ char *sysfs = fixture_data_path("hosts/disk-ioerr/sys");
                 /* proc/self is a symlink to 4242 in the copied tree */
                 run_init_dirs(&r, "h", root, procfs, sysfs);
         }
@@ -1108,13 +1034,13 @@ int main(void)
                 cmocka_unit_test(test_collect_raid1_lvm),
                 cmocka_unit_test(test_collect_nvme),
                 cmocka_unit_test(test_collect_skips_pseudo),
-                cmocka_unit_test_setup_teardown(test_collect_bind_mounts, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_dm_by_name, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_remount_ro, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_ro_from_start, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_forced_ro_before_start, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_usage, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_missing, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_bind_mounts, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_dm_by_name, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_remount_ro, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_ro_from_start, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_forced_ro_before_start, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_usage, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_missing, setup_root, fixture_teardown_root),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

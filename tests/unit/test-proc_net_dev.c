@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "collector.h"
 #include "proc_net_dev.h"
 
@@ -25,22 +27,9 @@ extern const struct fl_collector proc_net_dev_collector;
 
 /* Helpers */
 
-static const char *data_dir(void)
-{
-        const char *d = getenv("FL_TEST_DATA");
-        if (!d)
-                fail_msg("FL_TEST_DATA is not set");
-        return d;
-}
-
-static char *data_path(const char *rel)
-{
-        return fl_asprintf("%s/%s", data_dir(), rel);
-}
-
 static int parse_file(const char *rel, struct proc_net_dev_line **ret, size_t *ret_n)
 {
-        _cleanup_free_ char *path = data_path(rel);
+        _cleanup_free_ char *path = fixture_data_path(rel);
         _cleanup_fclose_ FILE *f = fopen(path, "re");
 
         if (!f)
@@ -118,24 +107,9 @@ static double sample(const struct fl_emit *e, const char *key, const char *metri
 
 /* Temporary roots for the cases the fixtures cannot hold (changing files). */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static char *tmp_root(void)
 {
-        char *d = fl_strdup("/tmp/fl-test-net_dev-XXXXXX");
-        assert_non_null(mkdtemp(d));
-        return d;
-}
-
-static void tmp_root_free(char *d)
-{
-        nftw(d, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(d);
+        return fixture_tmp_root("/tmp/fl-test-net_dev-XXXXXX");
 }
 
 /* As fixtures, so that the tree goes away even when a test fails. */
@@ -143,36 +117,6 @@ static int setup_root(void **state)
 {
         *state = tmp_root();
         return 0;
-}
-
-static int teardown_root(void **state)
-{
-        tmp_root_free(*state);
-        return 0;
-}
-
-/* Writes in place (same inode), like the kernel's view of a proc file
- * changing under a descriptor the collector keeps open. */
-static void write_file(const char *root, const char *rel, const char *content)
-{
-        _cleanup_free_ char *path = fl_asprintf("%s/%s", root, rel);
-        _cleanup_free_ char *dir = fl_strdup(path);
-        _cleanup_close_ int fd = -1;
-
-        *strrchr(dir, '/') = '\0';
-        assert_int_equal(fl_mkdir_p(dir, 0755), 0);
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        assert_true(fd >= 0);
-        assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
-}
-
-static void copy_data_file(const char *rel, const char *root, const char *dst)
-{
-        _cleanup_free_ char *path = data_path(rel);
-        _cleanup_free_ char *buf = NULL;
-
-        assert_int_equal(fl_read_file(path, 1 << 20, &buf, NULL), 0);
-        write_file(root, dst, buf);
 }
 
 /* A /proc/net/dev line with rx bytes, rx packets, tx bytes and tx packets. */
@@ -433,8 +377,8 @@ static void test_parse_line_count(void **unused)
  * adds samples and states only. */
 static void test_collect_no_inventory(void **unused)
 {
-        _cleanup_free_ char *procfs = data_path("hosts/plain/proc");
-        _cleanup_free_ char *sysfs = data_path("hosts/plain/sys");
+        _cleanup_free_ char *procfs = fixture_data_path("hosts/plain/proc");
+        _cleanup_free_ char *sysfs = fixture_data_path("hosts/plain/sys");
         struct run r;
 
         (void)unused;
@@ -453,19 +397,19 @@ static void test_collect_no_inventory(void **unused)
 
 static void test_collect_rates(void **state)
 {
-        _cleanup_free_ char *sysfs = data_path("hosts/plain/sys");
+        _cleanup_free_ char *sysfs = fixture_data_path("hosts/plain/sys");
         const char *root = *state;
         _cleanup_free_ char *procfs = fl_asprintf("%s/proc", root);
         const char *eth0 = "nic:fixture01/eth0", *br0 = "nic:fixture01/br0";
         const uint64_t t1 = T0 + TEN_S;
         struct run r;
 
-        copy_data_file("hosts/plain/proc/net/dev", root, "proc/net/dev");
+        fixture_copy_data_file("hosts/plain/proc/net/dev", root, "proc/net/dev");
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
         assert_int_equal(r.emit.n_samples, 0);
 
-        copy_data_file("hosts/plain-later/proc/net/dev", root, "proc/net/dev");
+        fixture_copy_data_file("hosts/plain-later/proc/net/dev", root, "proc/net/dev");
         assert_int_equal(run_cycle(&r, t1), 0);
         /* eth0 has the three sysfs error counters, br0 none */
         assert_int_equal(r.emit.n_samples, 11 + 8);
@@ -514,24 +458,24 @@ static void test_collect_sysfs_counters_and_wrap(void **state)
         const uint64_t t1 = T0 + TEN_S;
         struct run r;
 
-        write_file(root, "sys/class/net/eth1/ifindex", "4\n");
-        write_file(root, "sys/class/net/eth1/statistics/rx_crc_errors", "4294967290\n");
-        write_file(root, "sys/class/net/eth1/statistics/rx_frame_errors", "100\n");
+        fixture_write_file(root, "sys/class/net/eth1/ifindex", "4\n");
+        fixture_write_file(root, "sys/class/net/eth1/statistics/rx_crc_errors", "4294967290\n");
+        fixture_write_file(root, "sys/class/net/eth1/statistics/rx_frame_errors", "100\n");
         /* no tx_carrier_errors: that metric is left out */
         {
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s", a);
-                write_file(root, "proc/net/dev", c);
+                fixture_write_file(root, "proc/net/dev", c);
         }
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
         assert_int_equal(r.emit.n_nodes, 0);
         assert_int_equal(r.emit.n_samples, 0);
 
-        write_file(root, "sys/class/net/eth1/statistics/rx_crc_errors", "10\n");
-        write_file(root, "sys/class/net/eth1/statistics/rx_frame_errors", "150\n");
+        fixture_write_file(root, "sys/class/net/eth1/statistics/rx_crc_errors", "10\n");
+        fixture_write_file(root, "sys/class/net/eth1/statistics/rx_frame_errors", "150\n");
         {
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s", b);
-                write_file(root, "proc/net/dev", c);
+                fixture_write_file(root, "proc/net/dev", c);
         }
         assert_int_equal(run_cycle(&r, t1), 0);
         assert_int_equal(r.emit.n_samples, 10);
@@ -549,7 +493,7 @@ static void test_collect_sysfs_counters_and_wrap(void **state)
         assert_int_equal(r.emit.n_states, 0);
 
         /* deleted and created again under the same name: new counters */
-        write_file(root, "sys/class/net/eth1/ifindex", "9\n");
+        fixture_write_file(root, "sys/class/net/eth1/ifindex", "9\n");
         assert_int_equal(run_cycle(&r, t1 + TEN_S), 0);
         assert_int_equal(r.emit.n_samples, 0);
         assert_int_equal(run_cycle(&r, t1 + 2 * TEN_S), 0);
@@ -571,7 +515,7 @@ static void test_collect_interfaces_come_and_go(void **state)
 
         {
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s%s", lo, x1);
-                write_file(root, "proc/net/dev", c);
+                fixture_write_file(root, "proc/net/dev", c);
         }
         run_init(&r, procfs, sysfs);
         assert_int_equal(run_cycle(&r, T0), 0);
@@ -580,7 +524,7 @@ static void test_collect_interfaces_come_and_go(void **state)
         /* tap1 appears: no rate yet */
         {
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s%s%s", lo, x2, y1);
-                write_file(root, "proc/net/dev", c);
+                fixture_write_file(root, "proc/net/dev", c);
         }
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
         assert_int_equal(samples_of(&r.emit, "nic:fixture01/tap0"), 8);
@@ -590,7 +534,7 @@ static void test_collect_interfaces_come_and_go(void **state)
         /* tap0 goes away and is forgotten */
         {
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s%s", lo, y2);
-                write_file(root, "proc/net/dev", c);
+                fixture_write_file(root, "proc/net/dev", c);
         }
         assert_int_equal(run_cycle(&r, T0 + 2 * TEN_S), 0);
         assert_int_equal(samples_of(&r.emit, "nic:fixture01/tap0"), 0);
@@ -599,7 +543,7 @@ static void test_collect_interfaces_come_and_go(void **state)
 
         {
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s%s", lo, x3);
-                write_file(root, "proc/net/dev", c);
+                fixture_write_file(root, "proc/net/dev", c);
         }
         assert_int_equal(run_cycle(&r, T0 + 3 * TEN_S), 0);
         assert_int_equal(r.emit.n_samples, 0);
@@ -620,19 +564,19 @@ static void test_collect_errors(void **state)
 
         {
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s", x1);
-                write_file(root, "proc/net/dev", c);
+                fixture_write_file(root, "proc/net/dev", c);
         }
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
 
         /* a bad reading is an error and leaves the baseline alone */
-        write_file(root, "proc/net/dev", HEADER "  tap0: 1 2 3\n");
+        fixture_write_file(root, "proc/net/dev", HEADER "  tap0: 1 2 3\n");
         assert_int_equal(run_cycle(&r, T0 + 2 * TEN_S), -EBADMSG);
         assert_int_equal(r.emit.n_nodes, 0);
-        write_file(root, "proc/net/dev", "");
+        fixture_write_file(root, "proc/net/dev", "");
         assert_int_equal(run_cycle(&r, T0 + 2 * TEN_S), -EBADMSG);
         {
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s", x2);
-                write_file(root, "proc/net/dev", c);
+                fixture_write_file(root, "proc/net/dev", c);
         }
         assert_int_equal(run_cycle(&r, T0 + 3 * TEN_S), 0);
         assert_near(sample(&r.emit, "nic:fixture01/tap0", "nic.rx_bytes_per_s", "B/s", T0 + 3 * TEN_S), 10.0);
@@ -658,11 +602,11 @@ static void test_collect_error_detector(void **state)
                 assert_int_equal(fl_mkdir_p(dev, 0755), 0);
                 assert_int_equal(symlink("../../../0000:00:19.0", link), 0);
         }
-        write_file(root, "sys/class/net/bond0/bonding/mode", "active-backup 1\n");
-        write_file(root, "sys/class/net/phy0/statistics/rx_crc_errors", "900\n");
-        write_file(root, "sys/class/net/phy0/statistics/rx_frame_errors", "100\n");
-        write_file(root, "sys/class/net/phy0/statistics/tx_carrier_errors", "0\n");
-        write_file(root, "sys/class/net/phy1/statistics/tx_carrier_errors", "7\n");
+        fixture_write_file(root, "sys/class/net/bond0/bonding/mode", "active-backup 1\n");
+        fixture_write_file(root, "sys/class/net/phy0/statistics/rx_crc_errors", "900\n");
+        fixture_write_file(root, "sys/class/net/phy0/statistics/rx_frame_errors", "100\n");
+        fixture_write_file(root, "sys/class/net/phy0/statistics/tx_carrier_errors", "0\n");
+        fixture_write_file(root, "sys/class/net/phy1/statistics/tx_carrier_errors", "7\n");
 
         {
                 _cleanup_free_ char *l0 = nd_errs("phy0", 1000, 0, 0, 0), *l1 = nd_errs("phy1", 0, 10, 5, 0),
@@ -670,16 +614,16 @@ static void test_collect_error_detector(void **state)
                                     *t = nd_errs("tap0", 0, 0, 0, 0), *v = nd_errs("veth0", 0, 0, 0, 0),
                                     *b = nd_errs("bond0", 1000, 0, 0, 0);
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s%s%s%s%s%s%s", l0, l1, l2, l3, t, v, b);
-                write_file(root, "proc/net/dev", c);
+                fixture_write_file(root, "proc/net/dev", c);
         }
         run_init(&r, procfs, sysfs);
         /* one reading: no rate, no state */
         assert_int_equal(run_cycle(&r, T0), 0);
         assert_int_equal(r.emit.n_states, 0);
 
-        write_file(root, "sys/class/net/phy0/statistics/rx_crc_errors", "1400\n");
-        write_file(root, "sys/class/net/phy0/statistics/rx_frame_errors", "120\n");
-        write_file(root, "sys/class/net/phy1/statistics/tx_carrier_errors", "37\n");
+        fixture_write_file(root, "sys/class/net/phy0/statistics/rx_crc_errors", "1400\n");
+        fixture_write_file(root, "sys/class/net/phy0/statistics/rx_frame_errors", "120\n");
+        fixture_write_file(root, "sys/class/net/phy1/statistics/tx_carrier_errors", "37\n");
         {
                 /* phy0: 520 errors, 500 of them CRC, 20 frame
                  * phy1: 50 drops in, 30 carrier errors out
@@ -694,7 +638,7 @@ static void test_collect_error_detector(void **state)
                                     *t = nd_errs("tap0", 0, 1000, 10, 0), *v = nd_errs("veth0", 20, 0, 0, 0),
                                     *b = nd_errs("bond0", 1520, 0, 0, 0);
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s%s%s%s%s%s%s", l0, l1, l2, l3, t, v, b);
-                write_file(root, "proc/net/dev", c);
+                fixture_write_file(root, "proc/net/dev", c);
         }
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
         fl_emit_finalize(&r.emit);
@@ -722,7 +666,7 @@ static void test_collect_error_detector(void **state)
                                     *t = nd_errs("tap0", 0, 1000, 20, 0), *v = nd_errs("veth0", 20, 0, 0, 0),
                                     *b = nd_errs("bond0", 1520, 0, 0, 0);
                 _cleanup_free_ char *c = fl_asprintf(HEADER "%s%s%s%s%s%s%s", l0, l1, l2, l3, t, v, b);
-                write_file(root, "proc/net/dev", c);
+                fixture_write_file(root, "proc/net/dev", c);
         }
         assert_int_equal(run_cycle(&r, T0 + 3 * TEN_S), 0);
         assert_int_equal(r.emit.n_states, 1);
@@ -742,11 +686,12 @@ int main(void)
                 cmocka_unit_test(test_parse_lines),
                 cmocka_unit_test(test_parse_line_count),
                 cmocka_unit_test(test_collect_no_inventory),
-                cmocka_unit_test_setup_teardown(test_collect_rates, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_sysfs_counters_and_wrap, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_interfaces_come_and_go, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_errors, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_error_detector, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_rates, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_sysfs_counters_and_wrap, setup_root,
+                                                fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_interfaces_come_and_go, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_errors, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_error_detector, setup_root, fixture_teardown_root),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

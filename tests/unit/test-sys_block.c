@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "collector.h"
 #include "sys_block.h"
 
@@ -20,14 +22,6 @@
 extern const struct fl_collector sys_block_collector;
 
 /* Helpers */
-
-static const char *data_dir(void)
-{
-        const char *d = getenv("FL_TEST_DATA");
-        if (!d)
-                fail_msg("FL_TEST_DATA is not set");
-        return d;
-}
 
 struct run {
         char *root;
@@ -59,7 +53,7 @@ static int run_init(struct run *r, const char *root, const char *host)
 
 static void run_fixture(struct run *r, const char *tree, const char *host)
 {
-        _cleanup_free_ char *root = fl_asprintf("%s/hosts/%s", data_dir(), tree);
+        _cleanup_free_ char *root = fl_asprintf("%s/hosts/%s", fixture_data_dir(), tree);
         assert_int_equal(run_init(r, root, host), 0);
 }
 
@@ -227,38 +221,10 @@ static size_t open_fds(void)
 
 /* Temporary host trees: a fixture copied, then changed or overlaid. */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int setup_root(void **state)
 {
-        char *d = fl_strdup("/tmp/fl-test-sys_block-XXXXXX");
-        assert_non_null(mkdtemp(d));
-        *state = d;
+        *state = fixture_tmp_root("/tmp/fl-test-sys_block-XXXXXX");
         return 0;
-}
-
-static int teardown_root(void **state)
-{
-        nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(*state);
-        return 0;
-}
-
-/* Writes in place (same inode), as the kernel's attributes change under a
- * descriptor the collector keeps open. */
-static void write_file(const char *root, const char *rel, const char *content)
-{
-        _cleanup_free_ char *path = fl_asprintf("%s/%s", root, rel);
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-        if (fd < 0)
-                fail_msg("could not open \"%s\": %s", path, strerror(errno));
-        assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
 }
 
 static void remove_file(const char *root, const char *rel)
@@ -271,60 +237,15 @@ static void remove_file(const char *root, const char *rel)
 static void remove_tree(const char *root, const char *rel)
 {
         _cleanup_free_ char *path = fl_asprintf("%s/%s", root, rel);
-        assert_int_equal(nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
-}
-
-/* nftw() passes no user data: the copy in progress. */
-static const char *copy_src, *copy_dst;
-
-/* Like "cp -a SRC/. DST/": links copied as links, files overwritten in
- * place. */
-static int copy_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        _cleanup_free_ char *dst = fl_asprintf("%s%s", copy_dst, path + strlen(copy_src));
-        char target[PATH_MAX];
-        ssize_t n;
-
-        (void)ftw;
-        switch (flag) {
-        case FTW_D:
-                if (mkdir(dst, 0755) < 0 && errno != EEXIST)
-                        fail_msg("could not create \"%s\": %s", dst, strerror(errno));
-                break;
-        case FTW_SL:
-                n = readlink(path, target, sizeof(target) - 1);
-                assert_true(n > 0);
-                target[n] = '\0';
-                (void)unlink(dst);
-                if (symlink(target, dst) < 0)
-                        fail_msg("could not create \"%s\": %s", dst, strerror(errno));
-                break;
-        case FTW_F: {
-                _cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
-                _cleanup_close_ int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, st->st_mode & 0777);
-                char buf[16384];
-
-                if (in < 0 || out < 0)
-                        fail_msg("could not copy \"%s\": %s", path, strerror(errno));
-                while ((n = read(in, buf, sizeof(buf))) > 0)
-                        assert_int_equal(write(out, buf, (size_t)n), n);
-                assert_int_equal(n, 0);
-                break;
-        }
-        default:
-                fail_msg("cannot copy \"%s\" (type %d)", path, flag);
-        }
-        return 0;
+        assert_int_equal(nftw(path, fixture_rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* Copies the fixture tree hosts/<tree> over root. */
 static void overlay(const char *root, const char *tree)
 {
-        _cleanup_free_ char *src = fl_asprintf("%s/hosts/%s", data_dir(), tree);
+        _cleanup_free_ char *src = fl_asprintf("%s/hosts/%s", fixture_data_dir(), tree);
 
-        copy_src = src;
-        copy_dst = root;
-        assert_int_equal(nftw(src, copy_entry, 16, FTW_PHYS), 0);
+        fixture_copy_tree(src, root);
 }
 
 /* Parsers */
@@ -773,7 +694,7 @@ static void test_disk_ioerr_hold(void **state)
         assert_state(&r.emit, "disk:ioerrhost/sdb", FL_STATE_OK, NULL);
 
         /* a new increase starts a new hold: 0xf → 0x13 in 90 s */
-        write_file(root, "sys/block/sdb/device/ioerr_cnt", "0x13\n");
+        fixture_write_file(root, "sys/block/sdb/device/ioerr_cnt", "0x13\n");
         assert_int_equal(run_cycle(&r, t2 + 400 * SEC), 0);
         assert_state(&r.emit, "disk:ioerrhost/sdb", FL_STATE_WARNING, "I/O errors: 4 in 90 s (ioerr_cnt 0xf → 0x13)");
         assert_int_equal(run_cycle(&r, t2 + 699 * SEC), 0);
@@ -783,7 +704,7 @@ static void test_disk_ioerr_hold(void **state)
 
         /* a counter that went back (the device was set up again) is a new
          * baseline, not an error */
-        write_file(root, "sys/block/sdb/device/ioerr_cnt", "0x1\n");
+        fixture_write_file(root, "sys/block/sdb/device/ioerr_cnt", "0x1\n");
         assert_int_equal(run_cycle(&r, t2 + 710 * SEC), 0);
         assert_state(&r.emit, "disk:ioerrhost/sdb", FL_STATE_OK, NULL);
         assert_attr(&r.emit, "disk:ioerrhost/sdb", "ioerr_cnt", "1");
@@ -809,17 +730,17 @@ static void test_disk_ioerr_rate(void **state)
         run_done(&r);
 
         /* the same 12 errors over 20 s: 0.6/s, a warning */
-        write_file(root, "sys/block/sdb/device/ioerr_cnt", "0x3\n");
+        fixture_write_file(root, "sys/block/sdb/device/ioerr_cnt", "0x3\n");
         assert_int_equal(run_init(&r, root, "ioerrhost"), 0);
         assert_int_equal(run_cycle(&r, T0), 0);
-        write_file(root, "sys/block/sdb/device/ioerr_cnt", "0xf\n");
+        fixture_write_file(root, "sys/block/sdb/device/ioerr_cnt", "0xf\n");
         assert_int_equal(run_cycle(&r, T0 + 20 * SEC), 0);
         assert_state(&r.emit, "disk:ioerrhost/sdb", FL_STATE_WARNING, "I/O errors: 12 in 20 s (ioerr_cnt 0x3 → 0xf)");
         /* and at exactly the threshold, still a warning: 0xf + 20 in 20 s */
-        write_file(root, "sys/block/sdb/device/ioerr_cnt", "0x23\n");
+        fixture_write_file(root, "sys/block/sdb/device/ioerr_cnt", "0x23\n");
         assert_int_equal(run_cycle(&r, T0 + 40 * SEC), 0);
         assert_state(&r.emit, "disk:ioerrhost/sdb", FL_STATE_WARNING, "I/O errors: 20 in 20 s (ioerr_cnt 0xf → 0x23)");
-        write_file(root, "sys/block/sdb/device/ioerr_cnt", "0x38\n");
+        fixture_write_file(root, "sys/block/sdb/device/ioerr_cnt", "0x38\n");
         assert_int_equal(run_cycle(&r, T0 + 60 * SEC), 0);
         assert_state(&r.emit, "disk:ioerrhost/sdb", FL_STATE_CRITICAL,
                      "I/O errors: 21 in 20 s (ioerr_cnt 0x23 → 0x38)");
@@ -837,21 +758,21 @@ static void test_scsi_sources(void **state)
         assert_others_ok(&r.emit, NULL, 0);
 
         /* error handling in progress: passing, not yet a dead disk */
-        write_file(root, "sys/block/sdb/device/state", "blocked\n");
+        fixture_write_file(root, "sys/block/sdb/device/state", "blocked\n");
         assert_int_equal(run_cycle(&r, T0 + 10 * SEC), 0);
         assert_state(&r.emit, "disk:ioerrhost/sdb", FL_STATE_WARNING, "SCSI device state \"blocked\"");
-        write_file(root, "sys/block/sdb/device/state", "transport-offline\n");
+        fixture_write_file(root, "sys/block/sdb/device/state", "transport-offline\n");
         assert_int_equal(run_cycle(&r, T0 + 20 * SEC), 0);
         assert_state(&r.emit, "disk:ioerrhost/sdb", FL_STATE_CRITICAL, "SCSI device state \"transport-offline\"");
-        write_file(root, "sys/block/sdb/device/state", "running\n");
+        fixture_write_file(root, "sys/block/sdb/device/state", "running\n");
 
         /* a counter that is not the kernel's format is no reading */
-        write_file(root, "sys/block/sdb/device/ioerr_cnt", "15\n");
+        fixture_write_file(root, "sys/block/sdb/device/ioerr_cnt", "15\n");
         assert_int_equal(run_cycle(&r, T0 + 30 * SEC), 0);
         assert_state(&r.emit, "disk:ioerrhost/sdb", FL_STATE_UNKNOWN, "unrecognised device/ioerr_cnt \"15\"");
         assert_attr(&r.emit, "disk:ioerrhost/sdb", "ioerr_cnt", NULL);
         /* and the baseline stays: 0x3 → 0x4 is one error */
-        write_file(root, "sys/block/sdb/device/ioerr_cnt", "0x4\n");
+        fixture_write_file(root, "sys/block/sdb/device/ioerr_cnt", "0x4\n");
         assert_int_equal(run_cycle(&r, T0 + 40 * SEC), 0);
         assert_state(&r.emit, "disk:ioerrhost/sdb", FL_STATE_WARNING, "I/O errors: 1 in 20 s (ioerr_cnt 0x3 → 0x4)");
         run_done(&r);
@@ -897,47 +818,47 @@ static void test_md_states(void **state)
                 _cleanup_free_ char *content = fl_asprintf("%s\n", cases[i].array_state);
                 _cleanup_free_ char *reason = fl_asprintf("array_state \"%s\"", cases[i].array_state);
 
-                write_file(root, "sys/block/md0/md/array_state", content);
+                fixture_write_file(root, "sys/block/md0/md/array_state", content);
                 assert_int_equal(run_cycle(&r, t += 10 * SEC), 0);
                 assert_state(&r.emit, md0, cases[i].state, cases[i].state == FL_STATE_OK ? NULL : reason);
         }
-        write_file(root, "sys/block/md0/md/array_state", "sideways\n");
+        fixture_write_file(root, "sys/block/md0/md/array_state", "sideways\n");
         assert_int_equal(run_cycle(&r, t += 10 * SEC), 0);
         assert_state(&r.emit, md0, FL_STATE_UNKNOWN, "unrecognised md/array_state \"sideways\"");
-        write_file(root, "sys/block/md0/md/array_state", "clean\n");
+        fixture_write_file(root, "sys/block/md0/md/array_state", "clean\n");
 
         /* a scrub is not a fault */
         {
                 _cleanup_free_ char *sa = fl_asprintf("%s/sync_action", md);
                 _cleanup_free_ char *sc = fl_asprintf("%s/sync_completed", md);
 
-                write_file(root, sa, "check\n");
-                write_file(root, sc, "390466560 / 3904665600\n");
+                fixture_write_file(root, sa, "check\n");
+                fixture_write_file(root, sc, "390466560 / 3904665600\n");
                 assert_int_equal(run_cycle(&r, t += 10 * SEC), 0);
                 assert_state(&r.emit, md0, FL_STATE_OK, NULL);
                 assert_attr(&r.emit, md0, "sync_action", "check");
 
                 /* a resync is: redundancy is not there yet */
-                write_file(root, sa, "resync\n");
+                fixture_write_file(root, sa, "resync\n");
                 assert_int_equal(run_cycle(&r, t += 10 * SEC), 0);
                 assert_state(&r.emit, md0, FL_STATE_WARNING, "resync 10.0%");
-                write_file(root, sc, "delayed\n");
+                fixture_write_file(root, sc, "delayed\n");
                 assert_int_equal(run_cycle(&r, t += 10 * SEC), 0);
                 assert_state(&r.emit, md0, FL_STATE_WARNING, "resync delayed");
-                write_file(root, sa, "reshape\n");
-                write_file(root, sc, "none\n");
+                fixture_write_file(root, sa, "reshape\n");
+                fixture_write_file(root, sc, "none\n");
                 assert_int_equal(run_cycle(&r, t += 10 * SEC), 0);
                 assert_state(&r.emit, md0, FL_STATE_WARNING, "reshape pending");
-                write_file(root, sa, "idle\n");
+                fixture_write_file(root, sa, "idle\n");
                 assert_int_equal(run_cycle(&r, t += 10 * SEC), 0);
                 assert_state(&r.emit, md0, FL_STATE_OK, NULL);
                 assert_attr(&r.emit, md0, "sync_action", NULL);
         }
 
         /* both members of a raid1 gone: critical; members that md flags */
-        write_file(root, "sys/block/md0/md/degraded", "2\n");
-        write_file(root, "sys/block/md0/md/dev-sda2/state", "faulty,write_error\n");
-        write_file(root, "sys/block/md0/md/dev-sdb2/state", "in_sync,write_error,want_replacement\n");
+        fixture_write_file(root, "sys/block/md0/md/degraded", "2\n");
+        fixture_write_file(root, "sys/block/md0/md/dev-sda2/state", "faulty,write_error\n");
+        fixture_write_file(root, "sys/block/md0/md/dev-sdb2/state", "in_sync,write_error,want_replacement\n");
         assert_int_equal(run_cycle(&r, t += 10 * SEC), 0);
         assert_state(&r.emit, md0, FL_STATE_CRITICAL, "degraded: 0 of 2 members working");
         assert_state(&r.emit, "partition:raid1host/sda2", FL_STATE_CRITICAL, "marked faulty in md0");
@@ -945,8 +866,8 @@ static void test_md_states(void **state)
                      "write errors recorded by md0; to be replaced in md0");
         assert_state(&r.emit, "disk:raid1host/sda", FL_STATE_OK, NULL);
 
-        write_file(root, "sys/block/md0/md/degraded", "1\n");
-        write_file(root, "sys/block/md0/md/dev-sdb2/state", "in_sync\n");
+        fixture_write_file(root, "sys/block/md0/md/degraded", "1\n");
+        fixture_write_file(root, "sys/block/md0/md/dev-sdb2/state", "in_sync\n");
         assert_int_equal(run_cycle(&r, t += 10 * SEC), 0);
         assert_state(&r.emit, md0, FL_STATE_WARNING, "degraded: 1 of 2 members working");
         assert_state(&r.emit, "partition:raid1host/sdb2", FL_STATE_OK, NULL);
@@ -973,7 +894,7 @@ static void test_md_unreadable(void **state)
         run_done(&r);
 
         overlay(root, "raid1-lvm");
-        write_file(root, "sys/block/md0/md/degraded", "one\n");
+        fixture_write_file(root, "sys/block/md0/md/degraded", "one\n");
         remove_file(root, "sys/block/md0/md/sync_action");
         assert_int_equal(run_init(&r, root, "raid1host"), 0);
         assert_int_equal(run_cycle(&r, T0), 0);
@@ -983,7 +904,7 @@ static void test_md_unreadable(void **state)
 
         /* raid0 has no redundancy attributes: their absence is normal */
         overlay(root, "raid1-lvm");
-        write_file(root, "sys/block/md0/md/level", "raid0\n");
+        fixture_write_file(root, "sys/block/md0/md/level", "raid0\n");
         remove_file(root, "sys/block/md0/md/degraded");
         remove_file(root, "sys/block/md0/md/sync_action");
         remove_file(root, "sys/block/md0/md/sync_completed");
@@ -995,9 +916,9 @@ static void test_md_unreadable(void **state)
 
         /* an IMSM/DDF container is never started: "inactive" is its normal
          * state; its members are still watched */
-        write_file(root, "sys/block/md0/md/level", "container\n");
-        write_file(root, "sys/block/md0/md/array_state", "inactive\n");
-        write_file(root, "sys/block/md0/md/dev-sda2/state", "faulty\n");
+        fixture_write_file(root, "sys/block/md0/md/level", "container\n");
+        fixture_write_file(root, "sys/block/md0/md/array_state", "inactive\n");
+        fixture_write_file(root, "sys/block/md0/md/dev-sda2/state", "faulty\n");
         assert_int_equal(run_init(&r, root, "raid1host"), 0);
         assert_int_equal(run_cycle(&r, T0), 0);
         assert_state(&r.emit, "raid:raid1host/md0", FL_STATE_OK, NULL);
@@ -1006,7 +927,7 @@ static void test_md_unreadable(void **state)
         run_done(&r);
 
         /* any other array that is not running is critical */
-        write_file(root, "sys/block/md0/md/level", "\n");
+        fixture_write_file(root, "sys/block/md0/md/level", "\n");
         assert_int_equal(run_init(&r, root, "raid1host"), 0);
         assert_int_equal(run_cycle(&r, T0), 0);
         assert_state(&r.emit, "raid:raid1host/md0", FL_STATE_CRITICAL, "array_state \"inactive\"");
@@ -1061,7 +982,7 @@ static void test_rescan_periodic(void **state)
 
         /* a change no device name shows: seen at the periodic rescan,
          * which the init scan and 59 more cycles precede */
-        write_file(root, "sys/block/dm-0/dm/uuid", "mpath-3600508b4000156d700012000000b0000\n");
+        fixture_write_file(root, "sys/block/dm-0/dm/uuid", "mpath-3600508b4000156d700012000000b0000\n");
         remove_file(root, "sys/devices/virtual/block/dm-0/slaves/md0");
         for (unsigned i = 2; i <= SYS_BLOCK_RESCAN_CYCLES; i++) {
                 assert_int_equal(run_cycle(&r, t += 10 * SEC), 0);
@@ -1091,14 +1012,14 @@ int main(void)
                 cmocka_unit_test(test_raid5_faulty_rebuild),
                 cmocka_unit_test(test_nvme),
                 cmocka_unit_test(test_missing_sysfs),
-                cmocka_unit_test_setup_teardown(test_disk_ioerr, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_disk_ioerr_hold, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_disk_ioerr_rate, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_scsi_sources, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_md_states, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_md_unreadable, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_rescan_new_device, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_rescan_periodic, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_disk_ioerr, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_disk_ioerr_hold, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_disk_ioerr_rate, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_scsi_sources, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_md_states, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_md_unreadable, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_rescan_new_device, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_rescan_periodic, setup_root, fixture_teardown_root),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "collector.h"
 #include "sys_class_net.h"
 
@@ -18,19 +20,6 @@ extern const struct fl_collector sys_class_net_collector;
 extern const struct fl_collector proc_net_dev_collector;
 
 /* Helpers */
-
-static const char *data_dir(void)
-{
-        const char *d = getenv("FL_TEST_DATA");
-        if (!d)
-                fail_msg("FL_TEST_DATA is not set");
-        return d;
-}
-
-static char *data_path(const char *rel)
-{
-        return fl_asprintf("%s/%s", data_dir(), rel);
-}
 
 static const struct fl_enode *find_node(const struct fl_emit *e, const char *key)
 {
@@ -139,43 +128,10 @@ static void run_done(struct run *r)
 
 /* Temporary roots */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        (void)st;
-        (void)ftw;
-        return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static int setup_root(void **state)
 {
-        char *d = fl_strdup("/tmp/fl-test-sys_class_net-XXXXXX");
-
-        assert_non_null(mkdtemp(d));
-        *state = d;
+        *state = fixture_tmp_root("/tmp/fl-test-sys_class_net-XXXXXX");
         return 0;
-}
-
-static int teardown_root(void **state)
-{
-        nftw(*state, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        free(*state);
-        return 0;
-}
-
-/* Writes in place (same inode), as sysfs changes under a descriptor that
- * the collector keeps open. */
-static void write_file(const char *root, const char *rel, const char *content)
-{
-        _cleanup_free_ char *path = fl_asprintf("%s/%s", root, rel);
-        _cleanup_free_ char *dir = fl_strdup(path);
-        _cleanup_close_ int fd = -1;
-
-        *strrchr(dir, '/') = '\0';
-        assert_int_equal(fl_mkdir_p(dir, 0755), 0);
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0)
-                fail_msg("could not open \"%s\": %s", path, strerror(errno));
-        assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
 }
 
 static void make_link(const char *root, const char *rel, const char *target)
@@ -196,60 +152,11 @@ static void remove_file(const char *root, const char *rel)
         assert_int_equal(unlink(path), 0);
 }
 
-/*
- * Copies a fixture tree onto root the way `cp -a SRC/. ROOT/` does:
- * directories merged, files overwritten in place (same inode, so that
- * descriptors kept open see the new content), symlinks recreated. nftw()
- * has no user pointer, hence the two statics.
- */
-static const char *copy_src, *copy_dst;
-
-static int copy_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-        _cleanup_free_ char *dst = fl_asprintf("%s%s", copy_dst, path + strlen(copy_src));
-
-        (void)ftw;
-        switch (flag) {
-        case FTW_D:
-                if (mkdir(dst, 0755) < 0 && errno != EEXIST)
-                        fail_msg("could not create \"%s\": %s", dst, strerror(errno));
-                return 0;
-        case FTW_F: {
-                _cleanup_free_ char *buf = NULL;
-                _cleanup_close_ int fd = -1;
-                size_t len = 0;
-
-                assert_int_equal(fl_read_file(path, 16 << 20, &buf, &len), 0);
-                fd = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, st->st_mode & 07777);
-                if (fd < 0)
-                        fail_msg("could not open \"%s\": %s", dst, strerror(errno));
-                assert_int_equal(write(fd, buf, len), (ssize_t)len);
-                return 0;
-        }
-        case FTW_SL: {
-                char target[4096];
-                ssize_t n = readlink(path, target, sizeof(target) - 1);
-
-                assert_true(n > 0);
-                target[n] = '\0';
-                (void)unlink(dst);
-                assert_int_equal(symlink(target, dst), 0);
-                return 0;
-        }
-        default:
-                fail_msg("cannot copy \"%s\" (nftw flag %d)", path, flag);
-        }
-        return -1;
-}
-
 static void copy_tree(const char *fixture, const char *root)
 {
-        _cleanup_free_ char *src = data_path(fixture);
+        _cleanup_free_ char *src = fixture_data_path(fixture);
 
-        copy_src = src;
-        copy_dst = root;
-        assert_int_equal(nftw(src, copy_entry, 16, FTW_PHYS), 0);
-        copy_src = copy_dst = NULL;
+        fixture_copy_tree(src, root);
 }
 
 /* A minimal interface directory: what the detector reads. */
@@ -264,11 +171,11 @@ static void make_iface(const char *root, const char *name, const char *operstate
         _cleanup_free_ char *cv = carrier ? fl_asprintf("%s\n", carrier) : NULL;
         _cleanup_free_ char *fv = fl_asprintf("%s\n", flags);
 
-        write_file(root, o, ov);
+        fixture_write_file(root, o, ov);
         if (cv)
-                write_file(root, c, cv);
-        write_file(root, f, fv);
-        write_file(root, m, "1500\n");
+                fixture_write_file(root, c, cv);
+        fixture_write_file(root, f, fv);
+        fixture_write_file(root, m, "1500\n");
 }
 
 /* Parsers and rules */
@@ -406,7 +313,7 @@ static void assert_vlans_fail(const char *s, int r)
 
 static void test_parse_vlan_config(void **unused)
 {
-        _cleanup_free_ char *path = data_path("hosts/bond-crc/proc/net/vlan/config");
+        _cleanup_free_ char *path = fixture_data_path("hosts/bond-crc/proc/net/vlan/config");
         struct sys_class_net_vlan *v = NULL;
         size_t n = 0;
 
@@ -583,7 +490,7 @@ static void test_judge(void **unused)
 
 static void test_collect_bond_crc(void **unused)
 {
-        _cleanup_free_ char *root = data_path("hosts/bond-crc");
+        _cleanup_free_ char *root = fixture_data_path("hosts/bond-crc");
         static const char *const keys[] = {
                 "nic:netbox/bond0", "nic:netbox/bond0.100", "nic:netbox/br0",  "nic:netbox/eth0",
                 "nic:netbox/eth1",  "nic:netbox/eth2",      "nic:netbox/eth3", "nic:netbox/eth4",
@@ -693,7 +600,7 @@ static void test_collect_bond_crc(void **unused)
 
 static void test_collect_raid1_lvm(void **unused)
 {
-        _cleanup_free_ char *root = data_path("hosts/raid1-lvm");
+        _cleanup_free_ char *root = fixture_data_path("hosts/raid1-lvm");
         const struct fl_enode *n;
         struct run r;
 
@@ -719,7 +626,7 @@ static void test_collect_raid1_lvm(void **unused)
 /* The older hand-written tree: plain directories, no flags, no carrier. */
 static void test_collect_plain(void **unused)
 {
-        _cleanup_free_ char *root = data_path("hosts/plain");
+        _cleanup_free_ char *root = fixture_data_path("hosts/plain");
         const struct fl_enode *n;
         struct run r;
 
@@ -797,7 +704,7 @@ static void test_collect_changes(void **state)
 
         make_iface(root, "eth0", "up", "1", "0x1003");
         make_link(root, "sys/class/net/eth0/device", "../../../0000:00:19.0");
-        write_file(root, "sys/class/net/bonding_masters", "\n");
+        fixture_write_file(root, "sys/class/net/bonding_masters", "\n");
         make_iface(root, "lo", "unknown", "1", "0x9");
         run_init(&r, &sys_class_net_collector, "h", root);
 
@@ -808,15 +715,15 @@ static void test_collect_changes(void **state)
 
         /* no rescan while nothing the detector reads changes: the mtu,
          * read at scans, stays as it was */
-        write_file(root, "sys/class/net/eth0/mtu", "9000\n");
+        fixture_write_file(root, "sys/class/net/eth0/mtu", "9000\n");
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
         assert_attr(node(&r.emit, "nic:h/eth0"), "mtu", "1500");
 
         /* The link goes down: seen through the kept descriptors (files
          * rewritten in place). The operstate change also rescans: the new
          * mtu shows. */
-        write_file(root, "sys/class/net/eth0/operstate", "down\n");
-        write_file(root, "sys/class/net/eth0/carrier", "0\n");
+        fixture_write_file(root, "sys/class/net/eth0/operstate", "down\n");
+        fixture_write_file(root, "sys/class/net/eth0/carrier", "0\n");
         assert_int_equal(run_cycle(&r, T0 + 2 * TEN_S), 0);
         assert_state(&r.emit, "nic:h/eth0", FL_STATE_CRITICAL, "link down (no carrier) while administratively up");
         assert_attr(node(&r.emit, "nic:h/eth0"), "operstate", "down");
@@ -825,19 +732,19 @@ static void test_collect_changes(void **state)
         assert_null(node_attr(node(&r.emit, "nic:h/eth0"), "speed_mbps"));
 
         /* back up: the speed comes with the link */
-        write_file(root, "sys/class/net/eth0/speed", "1000\n");
-        write_file(root, "sys/class/net/eth0/operstate", "up\n");
-        write_file(root, "sys/class/net/eth0/carrier", "1\n");
+        fixture_write_file(root, "sys/class/net/eth0/speed", "1000\n");
+        fixture_write_file(root, "sys/class/net/eth0/operstate", "up\n");
+        fixture_write_file(root, "sys/class/net/eth0/carrier", "1\n");
         assert_int_equal(run_cycle(&r, T0 + 3 * TEN_S), 0);
         assert_state(&r.emit, "nic:h/eth0", FL_STATE_OK, NULL);
         assert_attr(node(&r.emit, "nic:h/eth0"), "speed_mbps", "1000");
 
         /* taken down by an operator: no fault, whatever the link says */
-        write_file(root, "sys/class/net/eth0/flags", "0x1002\n");
+        fixture_write_file(root, "sys/class/net/eth0/flags", "0x1002\n");
         assert_int_equal(run_cycle(&r, T0 + 4 * TEN_S), 0);
         assert_state(&r.emit, "nic:h/eth0", FL_STATE_OK, "administratively down");
         assert_attr(node(&r.emit, "nic:h/eth0"), "admin_up", "false");
-        write_file(root, "sys/class/net/eth0/operstate", "down\n");
+        fixture_write_file(root, "sys/class/net/eth0/operstate", "down\n");
         remove_file(root, "sys/class/net/eth0/carrier");
         assert_int_equal(run_cycle(&r, T0 + 5 * TEN_S), 0);
         assert_state(&r.emit, "nic:h/eth0", FL_STATE_OK, "administratively down");
@@ -862,7 +769,7 @@ static void test_collect_rescan_period(void **state)
         assert_int_equal(run_cycle(&r, T0), 0);
 
         /* Attributes read at scans are not read again every cycle... */
-        write_file(root, "sys/class/net/eth0/mtu", "9000\n");
+        fixture_write_file(root, "sys/class/net/eth0/mtu", "9000\n");
         for (unsigned i = 2; i <= 60; i++) {
                 assert_int_equal(run_cycle(&r, T0 + i * TEN_S), 0);
                 assert_attr(node(&r.emit, "nic:h/eth0"), "mtu", "1500");
@@ -886,27 +793,27 @@ static void test_collect_topologies(void **state)
                 make_iface(root, name, "up", "1", "0x1803");
                 make_link(root, dev, "../../../0000:00:19.0");
         }
-        write_file(root, "sys/class/net/eth2/bonding_slave/mii_status", "down\n");
-        write_file(root, "sys/class/net/eth1/bonding_slave/mii_status", "up\n");
-        write_file(root, "sys/class/net/eth0/bonding_slave/mii_status", "up\n");
+        fixture_write_file(root, "sys/class/net/eth2/bonding_slave/mii_status", "down\n");
+        fixture_write_file(root, "sys/class/net/eth1/bonding_slave/mii_status", "up\n");
+        fixture_write_file(root, "sys/class/net/eth0/bonding_slave/mii_status", "up\n");
         make_iface(root, "bond0", "up", "1", "0x1403");
-        write_file(root, "sys/class/net/bond0/bonding/mode", "802.3ad 4\n");
-        write_file(root, "sys/class/net/bond0/bonding/min_links", "2\n");
-        write_file(root, "sys/class/net/bond0/bonding/slaves", "eth0 eth1 eth2\n");
-        write_file(root, "sys/class/net/bond0/bonding/active_slave", "\n");
+        fixture_write_file(root, "sys/class/net/bond0/bonding/mode", "802.3ad 4\n");
+        fixture_write_file(root, "sys/class/net/bond0/bonding/min_links", "2\n");
+        fixture_write_file(root, "sys/class/net/bond0/bonding/slaves", "eth0 eth1 eth2\n");
+        fixture_write_file(root, "sys/class/net/bond0/bonding/active_slave", "\n");
 
         /* a bridge over the bond and a tap; an empty bridge */
         make_iface(root, "br0", "up", "1", "0x1003");
-        write_file(root, "sys/class/net/br0/bridge/stp_state", "0\n");
+        fixture_write_file(root, "sys/class/net/br0/bridge/stp_state", "0\n");
         make_link(root, "sys/class/net/br0/brif/bond0", "../../bond0/brport");
         make_link(root, "sys/class/net/br0/brif/vnet0", "../../vnet0/brport");
         make_iface(root, "vnet0", "up", "1", "0x1003");
         make_iface(root, "virbr0", "down", "0", "0x1003");
-        write_file(root, "sys/class/net/virbr0/uevent", "INTERFACE=virbr0\nIFINDEX=12\nDEVTYPE=bridge\n");
+        fixture_write_file(root, "sys/class/net/virbr0/uevent", "INTERFACE=virbr0\nIFINDEX=12\nDEVTYPE=bridge\n");
 
         /* a VLAN known only from /proc/net/vlan/config (no lower_ link) */
         make_iface(root, "vlan7", "lowerlayerdown", "0", "0x1003");
-        write_file(root, "proc/net/vlan/config", VLAN_HEADER "vlan7          | 7  | eth0\n");
+        fixture_write_file(root, "proc/net/vlan/config", VLAN_HEADER "vlan7          | 7  | eth0\n");
 
         /* a tap whose process is gone */
         make_iface(root, "tun0", "down", "0", "0x1091");
@@ -954,8 +861,8 @@ static void test_collect_topologies(void **state)
         assert_int_equal(r.emit.n_edges, 9 + 3 + 2 + 1);
 
         /* every slave down: now the bond itself */
-        write_file(root, "sys/class/net/eth0/bonding_slave/mii_status", "down\n");
-        write_file(root, "sys/class/net/eth1/bonding_slave/mii_status", "down\n");
+        fixture_write_file(root, "sys/class/net/eth0/bonding_slave/mii_status", "down\n");
+        fixture_write_file(root, "sys/class/net/eth1/bonding_slave/mii_status", "down\n");
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
         assert_state(&r.emit, "nic:h/bond0", FL_STATE_CRITICAL, "all slaves down: eth0, eth1, eth2");
         run_done(&r);
@@ -967,14 +874,14 @@ static void test_collect_unreadable(void **state)
         struct run r;
 
         /* no operstate at all */
-        write_file(root, "sys/class/net/eth0/flags", "0x1003\n");
+        fixture_write_file(root, "sys/class/net/eth0/flags", "0x1003\n");
         run_init(&r, &sys_class_net_collector, "h", root);
         assert_int_equal(run_cycle(&r, T0), 0);
         assert_state(&r.emit, "nic:h/eth0", FL_STATE_UNKNOWN, "could not read operstate: No such file or directory");
         assert_null(node_attr(node(&r.emit, "nic:h/eth0"), "operstate"));
 
         /* it comes back: opened again */
-        write_file(root, "sys/class/net/eth0/operstate", "up\n");
+        fixture_write_file(root, "sys/class/net/eth0/operstate", "up\n");
         assert_int_equal(run_cycle(&r, T0 + TEN_S), 0);
         assert_state(&r.emit, "nic:h/eth0", FL_STATE_OK, NULL);
         run_done(&r);
@@ -1004,11 +911,11 @@ int main(void)
                 cmocka_unit_test(test_collect_bond_crc),
                 cmocka_unit_test(test_collect_raid1_lvm),
                 cmocka_unit_test(test_collect_plain),
-                cmocka_unit_test_setup_teardown(test_collect_bond_crc_later, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_changes, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_rescan_period, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_topologies, setup_root, teardown_root),
-                cmocka_unit_test_setup_teardown(test_collect_unreadable, setup_root, teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_bond_crc_later, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_changes, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_rescan_period, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_topologies, setup_root, fixture_teardown_root),
+                cmocka_unit_test_setup_teardown(test_collect_unreadable, setup_root, fixture_teardown_root),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
