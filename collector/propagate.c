@@ -122,33 +122,25 @@ static int load_edges(struct fl_propagator *p, const int64_t *from_ids, size_t n
         return 0;
 }
 
+/* fl_graph_propagate reports each node at most once per round, from its
+ * state before the round to its state after: written as they are, in time
+ * proportional to the changes, not to the graph. */
 static int write_changes(struct fl_propagator *p, struct fl_gchange *ch, size_t n)
 {
         struct fl_graph *g = &p->graph;
         _cleanup_free_ struct fl_effective_change *out = fl_new0(struct fl_effective_change, n);
-        _cleanup_free_ int64_t *last = fl_new0(int64_t, g->n_nodes);
-        size_t m = 0;
 
-        /* A node may change several times in one round: keep its first old
-         * state and its final state. */
-        for (size_t i = 0; i < g->n_nodes; i++)
-                last[i] = -1;
-        for (size_t i = 0; i < n; i++) {
-                uint32_t node = ch[i].node;
-                if (last[node] < 0) {
-                        last[node] = (int64_t)m;
-                        out[m++] = (struct fl_effective_change){ .id = g->nodes[node].id,
-                                                                 .old_state = fl_gstate_to_string(ch[i].old_eff) };
-                }
-                struct fl_effective_change *c = &out[last[node]];
-                c->new_state = fl_gstate_to_string(ch[i].new_eff);
-                c->cause_key = ch[i].cause >= 0 ? g->nodes[ch[i].cause].key : NULL;
-        }
-        for (size_t i = 0; i < m; i++)
-                out[i].state_changed = strcmp(out[i].old_state, out[i].new_state) != 0;
-        int r = fl_store_write_effective(p->store, out, m);
+        for (size_t i = 0; i < n; i++)
+                out[i] = (struct fl_effective_change){
+                        .id = g->nodes[ch[i].node].id,
+                        .old_state = fl_gstate_to_string(ch[i].old_eff),
+                        .new_state = fl_gstate_to_string(ch[i].new_eff),
+                        .cause_key = ch[i].cause >= 0 ? g->nodes[ch[i].cause].key : NULL,
+                        .state_changed = ch[i].old_eff != ch[i].new_eff,
+                };
+        int r = fl_store_write_effective(p->store, out, n);
         if (r >= 0)
-                p->changes_written += m;
+                p->changes_written += n;
         return r;
 }
 
