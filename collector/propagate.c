@@ -31,6 +31,10 @@ struct fl_propagator {
         struct fl_graph graph;
         struct fl_complain complaint;
         uint64_t rounds, changes_written;
+        /* Changes the database did not take yet (their rows were busy):
+         * node index and the state the database still holds. */
+        struct fl_gchange *unwritten;
+        size_t n_unwritten, cap_unwritten;
 };
 
 static enum fl_gstate parse_state(const char *s)
@@ -124,24 +128,52 @@ static int load_edges(struct fl_propagator *p, const int64_t *from_ids, size_t n
 
 /* fl_graph_propagate reports each node at most once per round, from its
  * state before the round to its state after: written as they are, in time
- * proportional to the changes, not to the graph. */
+ * proportional to the changes, not to the graph. Changes whose rows were
+ * busy are kept and written in a later round, from the state the database
+ * still holds to the node's state then. */
 static int write_changes(struct fl_propagator *p, struct fl_gchange *ch, size_t n)
 {
         struct fl_graph *g = &p->graph;
-        _cleanup_free_ struct fl_effective_change *out = fl_new0(struct fl_effective_change, n);
+        size_t total = n + p->n_unwritten;
+        _cleanup_free_ struct fl_gchange *all = fl_new0(struct fl_gchange, total);
+        _cleanup_free_ struct fl_effective_change *out = fl_new0(struct fl_effective_change, total);
+        _cleanup_free_ bool *written = fl_new0(bool, total);
+        size_t m = 0;
 
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < p->n_unwritten; i++) {
+                struct fl_gchange u = p->unwritten[i];
+                u.new_eff = g->nodes[u.node].eff;
+                u.cause = g->nodes[u.node].cause;
+                all[m++] = u;
+        }
+        for (size_t i = 0; i < n; i++) {
+                bool dup = false;
+                for (size_t j = 0; j < p->n_unwritten && !dup; j++)
+                        dup = all[j].node == ch[i].node;
+                if (!dup)
+                        all[m++] = ch[i];
+        }
+        for (size_t i = 0; i < m; i++)
                 out[i] = (struct fl_effective_change){
-                        .id = g->nodes[ch[i].node].id,
-                        .old_state = fl_gstate_to_string(ch[i].old_eff),
-                        .new_state = fl_gstate_to_string(ch[i].new_eff),
-                        .cause_key = ch[i].cause >= 0 ? g->nodes[ch[i].cause].key : NULL,
-                        .state_changed = ch[i].old_eff != ch[i].new_eff,
+                        .id = g->nodes[all[i].node].id,
+                        .old_state = fl_gstate_to_string(all[i].old_eff),
+                        .new_state = fl_gstate_to_string(all[i].new_eff),
+                        .cause_key = all[i].cause >= 0 ? g->nodes[all[i].cause].key : NULL,
+                        .state_changed = all[i].old_eff != all[i].new_eff,
                 };
-        int r = fl_store_write_effective(p->store, out, n);
-        if (r >= 0)
-                p->changes_written += n;
-        return r;
+        int r = fl_store_write_effective(p->store, out, m, written);
+        if (r < 0)
+                return r;
+        p->n_unwritten = 0;
+        for (size_t i = 0; i < m; i++) {
+                if (written[i]) {
+                        p->changes_written++;
+                        continue;
+                }
+                p->unwritten = fl_grow(p->unwritten, &p->cap_unwritten, p->n_unwritten + 1, sizeof(*p->unwritten));
+                p->unwritten[p->n_unwritten++] = all[i];
+        }
+        return 0;
 }
 
 static int round_trip(struct fl_propagator *p)
@@ -151,7 +183,7 @@ static int round_trip(struct fl_propagator *p)
 
         fl_graph_propagate(&p->graph, &ch, &n, &cap);
         p->rounds++;
-        return n > 0 ? write_changes(p, ch, n) : 0;
+        return n > 0 || p->n_unwritten > 0 ? write_changes(p, ch, n) : 0;
 }
 
 static int become_leader(struct fl_propagator *p)
@@ -161,6 +193,7 @@ static int become_leader(struct fl_propagator *p)
 
         fl_graph_free(&p->graph);
         fl_graph_init(&p->graph);
+        p->n_unwritten = 0; /* the full load below starts from what the database holds */
         r = fl_store_listen_dirty(p->store);
         if (r < 0)
                 return r;
@@ -227,8 +260,10 @@ static int follow_changes(struct fl_propagator *p)
         int r;
 
         r = fl_store_take_dirty(p->store, &ids, &graph, &n);
-        if (r < 0 || n == 0)
+        if (r < 0)
                 return r;
+        if (n == 0)
+                return p->n_unwritten > 0 ? round_trip(p) : 0; /* busy rows, again */
         struct loaded l = { .graph = &p->graph };
         fl_strmap_init(&l.ids, 0);
         r = fl_store_load_nodes(p->store, ids, n, on_node_seen, &l);
@@ -340,6 +375,7 @@ void fl_propagator_stop(struct fl_propagator *p)
         pthread_join(p->thread, NULL);
         fl_store_free(p->store);
         fl_graph_free(&p->graph);
+        free(p->unwritten);
         free(p->database);
         free(p);
 }

@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "migrations.h"
+#include "strmap.h"
 
 /* PostgreSQL's epoch is 2000-01-01, ours is 1970-01-01. */
 #define PG_EPOCH_OFFSET_US 946684800000000LL
@@ -714,29 +715,64 @@ int fl_store_take_dirty(struct fl_store *s, int64_t **ret_ids, bool **ret_graph,
         return 0;
 }
 
-int fl_store_write_effective(struct fl_store *s, const struct fl_effective_change *c, size_t n)
+int fl_store_write_effective(struct fl_store *s, const struct fl_effective_change *c, size_t n, bool *ret_written)
 {
         _cleanup_free_ int64_t *ids = fl_new0(int64_t, n);
         _cleanup_free_ const char **olds = fl_new0(const char *, n), **news = fl_new0(const char *, n),
                                   **causes = fl_new0(const char *, n), **changed = fl_new0(const char *, n);
+        _cleanup_free_ char *pi = NULL, *po = NULL, *pn = NULL, *pc = NULL, *pb = NULL;
+        struct fl_strmap locked;
+        size_t m = 0;
         int r;
 
+        for (size_t i = 0; i < n; i++)
+                ret_written[i] = false;
         if (n == 0)
                 return 0;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++)
                 ids[i] = c[i].id;
-                olds[i] = c[i].old_state;
-                news[i] = c[i].new_state;
-                causes[i] = c[i].cause_key;
-                changed[i] = c[i].state_changed ? "t" : "f";
-        }
-        _cleanup_free_ char *pi = i64_array(ids, n), *po = text_array(olds, n), *pn = text_array(news, n),
-                            *pc = text_array(causes, n), *pb = text_array(changed, n);
-        const char *params[5] = { pi, po, pn, pc, pb };
-
         r = fl_store_begin(s);
         if (r < 0)
                 return r;
+        /* Rows an agent's batch holds right now are skipped, not waited
+         * for: the caller writes them in a later round, and a failure
+         * elsewhere is not held up behind that batch. */
+        fl_strmap_init(&locked, 0);
+        {
+                _cleanup_free_ char *all = i64_array(ids, n);
+                const char *params[1] = { all };
+                _cleanup_pgresult_ PGresult *res = PQexecParams(
+                        s->conn, "SELECT id FROM faultline.nodes WHERE id = ANY ($1::bigint[]) FOR UPDATE SKIP LOCKED",
+                        1, NULL, params, NULL, NULL, 0);
+                r = expect(s, res, PGRES_TUPLES_OK, "locking nodes for effective states");
+                if (r < 0) {
+                        fl_strmap_free(&locked);
+                        goto fail;
+                }
+                for (int i = 0; i < PQntuples(res); i++)
+                        fl_strmap_put(&locked, PQgetvalue(res, i, 0), 1);
+        }
+        for (size_t i = 0; i < n; i++) {
+                char k[24];
+                int64_t v;
+                snprintf(k, sizeof(k), "%" PRId64, c[i].id);
+                if (!fl_strmap_get(&locked, k, &v))
+                        continue;
+                ret_written[i] = true;
+                ids[m] = c[i].id;
+                olds[m] = c[i].old_state;
+                news[m] = c[i].new_state;
+                causes[m] = c[i].cause_key;
+                changed[m] = c[i].state_changed ? "t" : "f";
+                m++;
+        }
+        fl_strmap_free(&locked);
+        pi = i64_array(ids, m);
+        po = text_array(olds, m);
+        pn = text_array(news, m);
+        pc = text_array(causes, m);
+        pb = text_array(changed, m);
+        const char *params[5] = { pi, po, pn, pc, pb };
         {
                 _cleanup_pgresult_ PGresult *res =
                         PQexecParams(s->conn,
@@ -766,9 +802,13 @@ int fl_store_write_effective(struct fl_store *s, const struct fl_effective_chang
                 if (r < 0)
                         goto fail;
         }
-        return fl_store_commit(s);
+        r = fl_store_commit(s);
+        if (r >= 0)
+                return 0;
 fail:
         fl_store_rollback(s);
+        for (size_t i = 0; i < n; i++)
+                ret_written[i] = false;
         return r;
 }
 

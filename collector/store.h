@@ -127,6 +127,7 @@ struct fl_effective_change {
         bool state_changed; /* false: only the cause moved */
 };
 /* Stores the changes, their history and NOTIFY faultline_state, in one
- * transaction. */
-int fl_store_write_effective(struct fl_store *s, const struct fl_effective_change *c, size_t n);
+ * transaction. Rows another transaction holds are skipped, not waited for:
+ * ret_written[i] says which were written. */
+int fl_store_write_effective(struct fl_store *s, const struct fl_effective_change *c, size_t n, bool *ret_written);
 int fl_store_mark_silent(struct fl_store *s, int intervals);

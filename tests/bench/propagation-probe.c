@@ -15,17 +15,19 @@
  *       done_s=.." (from the first UPDATE sent).
  *
  *   propagation-probe latency --database C --pairs FILE [--timeout 10]
+ *                     [--max-seconds S]
  *       FILE: "disk service" lines. For each: the disk turns critical
  *       (UPDATE, committed), then polls the service's effective state
  *       until it is not ok, then root_cause_of(service) until it names
  *       the disk; then the disk is repaired and the service waited for,
  *       untimed. Prints "SAMPLE eff_us=.. rc_us=.." per pair, from the
- *       commit of the UPDATE.
+ *       commit of the UPDATE. --max-seconds: no new pair after that.
  *
  *   propagation-probe query --database C --function root_cause_of|impact_of
- *                     --key KEY [--count 200]
+ *                     --key KEY [--count 200] [--max-seconds S]
  *       Times the function for KEY, each call its own transaction as a
- *       client would run it. Prints "SAMPLE us=.. rows=..".
+ *       client would run it. Prints "SAMPLE us=.. rows=..". --max-seconds:
+ *       no new call after that.
  *
  * Exit status 0, 1 when a wait timed out, 2 on bad usage or a database
  * error.
@@ -240,14 +242,15 @@ static uint64_t poll_until(const char *sql, int np, const char *const *params, c
         }
 }
 
-static int cmd_latency(const char *pairs, double timeout)
+static int cmd_latency(const char *pairs, double timeout, double max_seconds)
 {
         struct pair *v = NULL;
         size_t n = 0;
+        uint64_t start = fl_mono_us();
 
         if (read_pairs(pairs, &v, &n) < 0 || n == 0)
                 return die("could not read pairs from \"%s\"", pairs);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && elapsed_s(start) < max_seconds; i++) {
                 const char *disk[1] = { v[i].a }, *svc[1] = { v[i].b }, *both[2] = { v[i].b, v[i].a };
                 PGresult *r = run("UPDATE faultline.nodes SET own_state = 'critical', reason = 'latency probe',"
                                   " since = now() WHERE key = $1",
@@ -284,8 +287,10 @@ static int cmd_latency(const char *pairs, double timeout)
         return 0;
 }
 
-static int cmd_query(const char *function, const char *key, long count)
+static int cmd_query(const char *function, const char *key, long count, double max_seconds)
 {
+        uint64_t start = fl_mono_us();
+
         const char *sql;
         const char *params[1] = { key };
 
@@ -295,7 +300,7 @@ static int cmd_query(const char *function, const char *key, long count)
                 sql = "SELECT * FROM faultline.impact_of($1)";
         else
                 return die("unknown function \"%s\"", function);
-        for (long i = 0; i < count; i++) {
+        for (long i = 0; i < count && elapsed_s(start) < max_seconds; i++) {
                 uint64_t t0 = fl_mono_us();
                 PGresult *r = run(sql, 1, params);
                 uint64_t t1 = fl_mono_us();
@@ -311,30 +316,25 @@ static void usage(FILE *f)
 {
         fputs("usage: propagation-probe burst --database C --changes FILE [--batch N] --sentinel SERVICE "
               "[--timeout S]\n"
-              "       propagation-probe latency --database C --pairs FILE [--timeout S]\n"
+              "       propagation-probe latency --database C --pairs FILE [--timeout S] [--max-seconds S]\n"
               "       propagation-probe query --database C --function root_cause_of|impact_of --key KEY "
-              "[--count N]\n",
+              "[--count N] [--max-seconds S]\n",
               f);
 }
 
 int main(int argc, char **argv)
 {
         static const struct option options[] = {
-                { "database", required_argument, NULL, 'd' },
-                { "changes", required_argument, NULL, 'c' },
-                { "batch", required_argument, NULL, 'b' },
-                { "sentinel", required_argument, NULL, 's' },
-                { "timeout", required_argument, NULL, 't' },
-                { "pairs", required_argument, NULL, 'p' },
-                { "function", required_argument, NULL, 'f' },
-                { "key", required_argument, NULL, 'k' },
-                { "count", required_argument, NULL, 'n' },
-                { "help", no_argument, NULL, 'h' },
-                {},
+                { "database", required_argument, NULL, 'd' }, { "changes", required_argument, NULL, 'c' },
+                { "batch", required_argument, NULL, 'b' },    { "sentinel", required_argument, NULL, 's' },
+                { "timeout", required_argument, NULL, 't' },  { "pairs", required_argument, NULL, 'p' },
+                { "function", required_argument, NULL, 'f' }, { "key", required_argument, NULL, 'k' },
+                { "count", required_argument, NULL, 'n' },    { "max-seconds", required_argument, NULL, 'm' },
+                { "help", no_argument, NULL, 'h' },           {},
         };
         const char *database = NULL, *changes = NULL, *sentinel = NULL, *pairs = NULL, *function = NULL, *key = NULL;
         uint64_t batch = 100, count = 200;
-        double timeout = -1;
+        double timeout = -1, max_seconds = 1e9;
         int c;
 
         if (argc < 2) {
@@ -361,6 +361,10 @@ int main(int argc, char **argv)
                 case 't':
                         if (fl_safe_atod(optarg, &timeout) < 0 || timeout <= 0)
                                 return die("bad --timeout \"%s\"", optarg);
+                        break;
+                case 'm':
+                        if (fl_safe_atod(optarg, &max_seconds) < 0 || max_seconds <= 0)
+                                return die("bad --max-seconds \"%s\"", optarg);
                         break;
                 case 'p':
                         pairs = optarg;
@@ -397,11 +401,11 @@ int main(int argc, char **argv)
         } else if (strcmp(cmd, "latency") == 0) {
                 if (!pairs)
                         return die("latency needs --pairs");
-                r = cmd_latency(pairs, timeout > 0 ? timeout : 10);
+                r = cmd_latency(pairs, timeout > 0 ? timeout : 10, max_seconds);
         } else if (strcmp(cmd, "query") == 0) {
                 if (!function || !key)
                         return die("query needs --function and --key");
-                r = cmd_query(function, key, (long)count);
+                r = cmd_query(function, key, (long)count, max_seconds);
         } else {
                 usage(stderr);
                 r = 2;

@@ -114,6 +114,20 @@ static const struct fl_gchange *change_of(struct world *w, uint32_t n)
         return NULL;
 }
 
+/* Where following the causes from n ends: the node its own state explains,
+ * or -1 when they go round in a circle. */
+static int64_t cause_chain_end(struct world *w, uint32_t n)
+{
+        int32_t at = (int32_t)n;
+
+        for (size_t steps = 0; steps <= w->g.n_nodes; steps++) {
+                if (cause(w, (uint32_t)at) < 0)
+                        return at;
+                at = cause(w, (uint32_t)at);
+        }
+        return -1;
+}
+
 static void test_state_names(void **state _unused_)
 {
         enum fl_gstate s;
@@ -612,6 +626,66 @@ static void test_cycle_recovers(void **state)
         assert_int_equal(eff(w, top), FL_G_OK);
 }
 
+/* Repairing one member of a cycle must not clear a failure the cycle
+ * really has from below. */
+static void test_cycle_keeps_real_failure(void **state)
+{
+        struct world *w = *state;
+        uint32_t a = node(w, FL_G_CRITICAL, -1), b = node(w, FL_G_OK, -1), d = node(w, FL_G_CRITICAL, -1);
+
+        deps(w, a, 1, b);
+        deps(w, b, 2, a, d);
+        propagate(w);
+        assert_int_equal(eff(w, a), FL_G_CRITICAL);
+        assert_int_equal(eff(w, b), FL_G_CRITICAL);
+
+        set_own(w, a, FL_G_OK, false);
+        propagate(w);
+        assert_int_equal(eff(w, b), FL_G_CRITICAL);
+        assert_int_equal(eff(w, a), FL_G_CRITICAL);
+        /* reported once each at most, from where the round started */
+        assert_true(changes_of(w, a) <= 1 && changes_of(w, b) <= 1);
+        int64_t end_a = cause_chain_end(w, a), end_b = cause_chain_end(w, b);
+
+        set_own(w, d, FL_G_OK, false);
+        propagate(w);
+        assert_int_equal(eff(w, a), FL_G_OK);
+        assert_int_equal(eff(w, b), FL_G_OK);
+        assert_int_equal(eff(w, d), FL_G_OK);
+        /* the causes led out of the cycle to the failing disk, not round
+         * it ("via" in faultline.status follows them) */
+        assert_int_equal(end_a, d);
+        assert_int_equal(end_b, d);
+}
+
+/* A part_of dependency is required whatever min_ok says: a RAID1 that
+ * needs one of its two disks still needs the host it runs in. */
+static void test_part_of_required(void **state)
+{
+        struct world *w = *state;
+        uint32_t raid = node(w, FL_G_OK, 1), d1 = node(w, FL_G_OK, -1), d2 = node(w, FL_G_OK, -1),
+                 host = node(w, FL_G_OK, -1);
+        const uint32_t dv[] = { d1, d2, host };
+        const bool required[] = { false, false, true };
+
+        fl_graph_set_deps_typed(&w->g, raid, dv, required, 3);
+        propagate(w);
+        set_own(w, host, FL_G_CRITICAL, false);
+        propagate(w);
+        assert_int_equal(eff(w, raid), FL_G_CRITICAL);
+        assert_int_equal(cause(w, raid), host);
+
+        /* min_ok counts over the disks only */
+        set_own(w, host, FL_G_OK, false);
+        set_own(w, d1, FL_G_CRITICAL, false);
+        propagate(w);
+        assert_int_equal(eff(w, raid), FL_G_WARNING);
+        assert_int_equal(cause(w, raid), d1);
+        set_own(w, d2, FL_G_CRITICAL, false);
+        propagate(w);
+        assert_int_equal(eff(w, raid), FL_G_CRITICAL);
+}
+
 /* A 10,000-node estate: a root over 999 branches of 10 nodes. A change at
  * the bottom of one branch recomputes that branch and the root only. */
 static void test_incremental(void **state)
@@ -755,6 +829,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_deep_chain, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cycle_terminates, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cycle_recovers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cycle_keeps_real_failure, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_part_of_required, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_incremental, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_many_path_lengths, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_queue_growth, setup, teardown),
