@@ -178,8 +178,13 @@ enum fl_gstate fl_graph_compute(const struct fl_graph *g, uint32_t node, int32_t
                 const struct fl_gnode *d = &g->nodes[x->deps[i]];
                 if (d->removed)
                         continue;
+                /* Among equally bad dependencies blame one that is bad by
+                 * itself: a cause chain then leads to a root cause, never
+                 * round a cycle. */
+                bool better_blame = d->eff > FL_G_OK && d->own == d->eff;
                 if (x->dep_required[i]) {
-                        if (d->eff > worst_req) {
+                        if (d->eff > worst_req || (d->eff == worst_req && better_blame && worst_req_dep >= 0 &&
+                                                   g->nodes[worst_req_dep].own != worst_req)) {
                                 worst_req = d->eff;
                                 worst_req_dep = (int32_t)x->deps[i];
                         }
@@ -190,7 +195,8 @@ enum fl_gstate fl_graph_compute(const struct fl_graph *g, uint32_t node, int32_t
                         good++;
                 else if (d->eff == FL_G_UNKNOWN)
                         unknown++;
-                if (d->eff > worst) {
+                if (d->eff > worst ||
+                    (d->eff == worst && better_blame && worst_dep >= 0 && g->nodes[worst_dep].own != worst)) {
                         worst = d->eff;
                         worst_dep = (int32_t)x->deps[i];
                 }
